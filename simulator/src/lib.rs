@@ -1,0 +1,17 @@
+//! `pen-simulator`: a local Tramita.gov.br, the platform through which document systems (SEI,
+//! SUPER, SUAP, …) exchange processes over mutual TLS.
+//!
+//! The REST v3 API over mTLS arrives in a later issue. Today the crate owns the test PKI: the
+//! generator behind `pen-simulator certs init` and the loader that turns the committed `certs/`
+//! folder into rustls configurations.
+//!
+//! # Layout
+//! - [`pki`] — the test PKI: generates the CA, the server and platform identities, one identity
+//!   per organisation and the negative identities ([`pki::generate`]); reads them back
+//!   ([`pki::load_manifest`], [`pki::Pki`]) as a rustls `ServerConfig` that requires a client
+//!   certificate issued by the CA, and as client identities.
+//! - [`cli`] — the `pen-simulator` command line (clap definitions and dispatch); `main.rs` only
+//!   calls it.
+
+pub mod cli;
+pub mod pki;
