@@ -10,10 +10,10 @@
 //! ([`format_with_offset`]); the recibo de conclusão date is UTC with `.mmmZ`
 //! ([`format_receipt_date`]).
 
+use thiserror::Error;
 use time::format_description::well_known::{Iso8601, Rfc2822, Rfc3339};
 use time::macros::{format_description, offset};
 use time::{Date, OffsetDateTime, PrimitiveDateTime, UtcOffset};
-use thiserror::Error;
 
 /// Brasília time, the offset of the platform's own timestamps (no daylight saving since 2019).
 pub const BRASILIA: UtcOffset = offset!(-3);
@@ -53,9 +53,16 @@ pub fn parse(text: &str) -> Result<OffsetDateTime, DateError> {
 /// `EEE, dd MMM yyyy HH:mm:ss zzz` with a zone name (`GMT`, `UTC`), as Java prints it.
 fn parse_rfc1123_gmt(t: &str) -> Result<OffsetDateTime, DateError> {
     let err = || DateError(t.to_owned());
-    let body = t.strip_suffix(" GMT").or_else(|| t.strip_suffix(" UTC")).ok_or_else(err)?;
-    let fmt = format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second]");
-    PrimitiveDateTime::parse(body, fmt).map(PrimitiveDateTime::assume_utc).map_err(|_| err())
+    let body = t
+        .strip_suffix(" GMT")
+        .or_else(|| t.strip_suffix(" UTC"))
+        .ok_or_else(err)?;
+    let fmt = format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second]"
+    );
+    PrimitiveDateTime::parse(body, fmt)
+        .map(PrimitiveDateTime::assume_utc)
+        .map_err(|_| err())
 }
 
 /// An instant from epoch milliseconds (the Swagger example's `dataHoraDeRegistroDoTramite`).
@@ -63,7 +70,8 @@ fn parse_rfc1123_gmt(t: &str) -> Result<OffsetDateTime, DateError> {
 /// # Errors
 /// [`DateError`] when the value is out of range.
 pub fn from_epoch_millis(ms: i64) -> Result<OffsetDateTime, DateError> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).map_err(|_| DateError(ms.to_string()))
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|_| DateError(ms.to_string()))
 }
 
 /// Epoch milliseconds of an instant.
@@ -75,7 +83,8 @@ pub fn to_epoch_millis(dt: OffsetDateTime) -> i64 {
 /// `2025-06-01T13:02:07.000Z`: the form every known client signs in the recibo de conclusão.
 #[must_use]
 pub fn format_receipt_date(dt: OffsetDateTime) -> String {
-    let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    let fmt =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     dt.to_offset(UtcOffset::UTC).format(fmt).unwrap_or_default()
 }
 

@@ -12,6 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// `{codigoErro, mensagem, parametro[]}`: every error answer of the platform.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
@@ -20,10 +21,12 @@ pub struct ErrorBody {
     pub mensagem: String,
     /// The variables of the message, in template order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(test, proptest(strategy = "crate::arb::small_vec()"))]
     pub parametro: Vec<Parametro>,
 }
 
 /// One variable of an error message.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Parametro {
     pub chave: String,
@@ -47,13 +50,19 @@ impl ErrorBody {
         if rest.is_empty() {
             return Some(first.kind);
         }
-        std::iter::once(first).chain(rest).find(|d| d.matches(&self.mensagem)).map(|d| d.kind)
+        std::iter::once(first)
+            .chain(rest)
+            .find(|d| d.matches(&self.mensagem))
+            .map(|d| d.kind)
     }
 
     /// The value of a named parameter.
     #[must_use]
     pub fn parametro(&self, chave: &str) -> Option<&str> {
-        self.parametro.iter().find(|p| p.chave == chave).map(|p| p.valor.as_str())
+        self.parametro
+            .iter()
+            .find(|p| p.chave == chave)
+            .map(|p| p.valor.as_str())
     }
 }
 
@@ -250,7 +259,10 @@ impl ErrorKind {
     #[must_use]
     pub fn definition(self) -> &'static ErrorDefinition {
         // Every kind has exactly one entry; a test pins it.
-        CATALOGUE.iter().find(|d| d.kind == self).unwrap_or(&CATALOGUE[CATALOGUE.len() - 1])
+        CATALOGUE
+            .iter()
+            .find(|d| d.kind == self)
+            .unwrap_or(&CATALOGUE[CATALOGUE.len() - 1])
     }
 
     #[must_use]
@@ -295,7 +307,12 @@ impl ErrorKind {
             parametro: def
                 .parametros
                 .iter()
-                .filter_map(|&chave| lookup(chave).map(|v| Parametro { chave: chave.to_owned(), valor: v.to_owned() }))
+                .filter_map(|&chave| {
+                    lookup(chave).map(|v| Parametro {
+                        chave: chave.to_owned(),
+                        valor: v.to_owned(),
+                    })
+                })
                 .collect(),
         }
     }
@@ -311,7 +328,9 @@ impl ErrorDefinition {
         loop {
             let (literal, next) = match template.find('{') {
                 Some(i) => {
-                    let close = template[i..].find('}').map_or(template.len(), |j| i + j + 1);
+                    let close = template[i..]
+                        .find('}')
+                        .map_or(template.len(), |j| i + j + 1);
                     (&template[..i], Some(&template[close..]))
                 }
                 None => (template, None),

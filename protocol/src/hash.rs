@@ -46,8 +46,12 @@ impl ComponentHash {
     /// # Errors
     /// [`HashError`] unless the text is standard base64 of exactly 32 bytes.
     pub fn from_base64(text: &str) -> Result<Self, HashError> {
-        let bytes = STANDARD.decode(text.trim()).map_err(|_| HashError(text.to_owned()))?;
-        <[u8; 32]>::try_from(bytes.as_slice()).map(ComponentHash).map_err(|_| HashError(text.to_owned()))
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|_| HashError(text.to_owned()))?;
+        <[u8; 32]>::try_from(bytes.as_slice())
+            .map(ComponentHash)
+            .map_err(|_| HashError(text.to_owned()))
     }
 }
 
@@ -79,7 +83,9 @@ pub struct ComponentHasher {
 
 impl fmt::Debug for ComponentHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ComponentHasher").field("len", &self.len).finish_non_exhaustive()
+        f.debug_struct("ComponentHasher")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
     }
 }
 
@@ -92,7 +98,10 @@ impl Default for ComponentHasher {
 impl ComponentHasher {
     #[must_use]
     pub fn new() -> Self {
-        ComponentHasher { context: digest::Context::new(&digest::SHA256), len: 0 }
+        ComponentHasher {
+            context: digest::Context::new(&digest::SHA256),
+            len: 0,
+        }
     }
 
     pub fn update(&mut self, bytes: &[u8]) {

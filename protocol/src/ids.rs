@@ -75,7 +75,7 @@ impl Idt {
         let digits = self.0.to_string();
         let mut out = String::with_capacity(digits.len() + digits.len() / 3);
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push('.');
             }
             out.push(c);
@@ -143,11 +143,12 @@ impl<'de> Deserialize<'de> for Nre {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // A PHP client holding the NRE as an integer would send it without leading zeros.
         let text = crate::lenient::string(d)?;
-        let padded = if text.len() < 16 && !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-            format!("{text:0>16}")
-        } else {
-            text
-        };
+        let padded =
+            if text.len() < 16 && !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+                format!("{text:0>16}")
+            } else {
+                text
+            };
         Nre::parse(&padded).map_err(serde::de::Error::custom)
     }
 }
@@ -155,6 +156,7 @@ impl<'de> Deserialize<'de> for Nre {
 /// The protocol number of a process or document as the sender wrote it (`processo.protocolo`).
 ///
 /// Opaque for the platform (1..40 characters): SEI writes NUPs, other systems their own numbers.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Protocolo(pub String);
@@ -202,7 +204,12 @@ impl Nup {
     /// A NUP with correct check digits.
     #[must_use]
     pub fn new(unidade: u32, sequencia: u32, ano: u16) -> Self {
-        let mut nup = Nup { unidade: unidade % 100_000, sequencia: sequencia % 1_000_000, ano: ano % 10_000, dv: [0, 0] };
+        let mut nup = Nup {
+            unidade: unidade % 100_000,
+            sequencia: sequencia % 1_000_000,
+            ano: ano % 10_000,
+            dv: [0, 0],
+        };
         nup.dv = nup.expected_check_digits();
         nup
     }
@@ -231,7 +238,12 @@ impl Nup {
 /// `11 - (sum mod 11)`, where 10 and 11 become 0 and 1.
 fn mod11_check_digit(digits: impl Iterator<Item = u8> + Clone) -> u8 {
     let digits: Vec<u8> = digits.collect();
-    let sum: u64 = digits.iter().rev().zip(2u64..).map(|(&d, w)| u64::from(d) * w).sum();
+    let sum: u64 = digits
+        .iter()
+        .rev()
+        .zip(2u64..)
+        .map(|(&d, w)| u64::from(d) * w)
+        .sum();
     let mut r = 11 - (sum % 11);
     if r > 9 {
         r -= 10;
@@ -242,7 +254,11 @@ fn mod11_check_digit(digits: impl Iterator<Item = u8> + Clone) -> u8 {
 
 impl fmt::Display for Nup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:05}.{:06}/{:04}-{}{}", self.unidade, self.sequencia, self.ano, self.dv[0], self.dv[1])
+        write!(
+            f,
+            "{:05}.{:06}/{:04}-{}{}",
+            self.unidade, self.sequencia, self.ano, self.dv[0], self.dv[1]
+        )
     }
 }
 
@@ -255,11 +271,15 @@ impl FromStr for Nup {
             && b[5] == b'.'
             && b[12] == b'/'
             && b[17] == b'-'
-            && b.iter().enumerate().all(|(i, c)| matches!(i, 5 | 12 | 17) || c.is_ascii_digit());
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| matches!(i, 5 | 12 | 17) || c.is_ascii_digit());
         if !shape_ok {
             return Err(err());
         }
-        let num = |r: std::ops::Range<usize>| s.get(r).and_then(|t| t.parse::<u32>().ok()).ok_or_else(err);
+        let num = |r: std::ops::Range<usize>| {
+            s.get(r).and_then(|t| t.parse::<u32>().ok()).ok_or_else(err)
+        };
         Ok(Nup {
             unidade: num(0..5)?,
             sequencia: num(6..12)?,
@@ -277,6 +297,8 @@ impl Serialize for Nup {
 
 impl<'de> Deserialize<'de> for Nup {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }

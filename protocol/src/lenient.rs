@@ -33,11 +33,12 @@ impl Scalar {
     fn into_u64<E: de::Error>(self) -> Result<u64, E> {
         match self {
             Scalar::Unsigned(n) => Ok(n),
-            Scalar::Text(s) => s
-                .trim()
-                .parse()
-                .map_err(|_| E::custom(format_args!("expected a non-negative integer, found {s:?}"))),
-            Scalar::Signed(n) => Err(E::custom(format_args!("expected a non-negative integer, found {n}"))),
+            Scalar::Text(s) => s.trim().parse().map_err(|_| {
+                E::custom(format_args!("expected a non-negative integer, found {s:?}"))
+            }),
+            Scalar::Signed(n) => Err(E::custom(format_args!(
+                "expected a non-negative integer, found {n}"
+            ))),
             Scalar::Float(n) => Err(E::custom(format_args!("expected an integer, found {n}"))),
             Scalar::Flag(b) => Err(E::custom(format_args!("expected an integer, found {b}"))),
         }
@@ -61,13 +62,17 @@ pub(crate) fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 
 /// An optional integer member that may arrive as a numeric string.
 pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    Option::<Scalar>::deserialize(d)?.map(Scalar::into_u64).transpose()
+    Option::<Scalar>::deserialize(d)?
+        .map(Scalar::into_u64)
+        .transpose()
 }
 
 /// An optional `u32` member that may arrive as a numeric string.
 pub(crate) fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
     opt_u64(d)?
-        .map(|n| u32::try_from(n).map_err(|_| de::Error::custom(format_args!("{n} is out of range"))))
+        .map(|n| {
+            u32::try_from(n).map_err(|_| de::Error::custom(format_args!("{n} is out of range")))
+        })
         .transpose()
 }
 
@@ -84,8 +89,12 @@ pub(crate) fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, 
             Scalar::Flag(b) => Ok(b),
             Scalar::Unsigned(0) => Ok(false),
             Scalar::Unsigned(1) => Ok(true),
-            Scalar::Text(t) => parse_bool(&t).ok_or_else(|| de::Error::custom(format_args!("expected a boolean, found {t:?}"))),
-            other => Err(de::Error::custom(format_args!("expected a boolean, found {}", other.into_text()))),
+            Scalar::Text(t) => parse_bool(&t)
+                .ok_or_else(|| de::Error::custom(format_args!("expected a boolean, found {t:?}"))),
+            other => Err(de::Error::custom(format_args!(
+                "expected a boolean, found {}",
+                other.into_text()
+            ))),
         })
         .transpose()
 }

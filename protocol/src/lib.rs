@@ -27,6 +27,8 @@
 //!   types: the files shipped with the simulator).
 
 pub mod api;
+#[cfg(test)]
+mod arb;
 pub mod datetime;
 pub mod error;
 pub mod hash;

@@ -56,7 +56,10 @@ impl PartRange {
         let count = if size == 0 { 1 } else { size.div_ceil(block) };
         (0..count).map(move |i| {
             let inicio = i * block;
-            PartRange { inicio, fim: (inicio + block).min(size) }
+            PartRange {
+                inicio,
+                fim: (inicio + block).min(size),
+            }
         })
     }
 }

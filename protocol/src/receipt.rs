@@ -44,7 +44,11 @@ pub enum ReceiptError {
 /// Sorts hashes the way the text requires (byte-wise, ascending) and drops empty ones.
 #[must_use]
 pub fn sorted_hashes<S: AsRef<str>>(hashes: &[S]) -> Vec<String> {
-    let mut out: Vec<String> = hashes.iter().map(|h| h.as_ref().to_owned()).filter(|h| !h.is_empty()).collect();
+    let mut out: Vec<String> = hashes
+        .iter()
+        .map(|h| h.as_ref().to_owned())
+        .filter(|h| !h.is_empty())
+        .collect();
     out.sort_unstable();
     out
 }
@@ -69,7 +73,11 @@ struct ReciboDeEnvioXml {
     idt: u64,
     #[serde(rename = "NRE")]
     nre: String,
-    #[serde(rename = "dataDeRecebimentoDoUltimoComponenteDigital", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dataDeRecebimentoDoUltimoComponenteDigital",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     data: Option<String>,
     #[serde(rename = "hashDoComponenteDigital", default)]
     hashes: Vec<String>,
@@ -111,7 +119,10 @@ impl ReciboDeConclusao {
     /// When the date is in no accepted format.
     pub fn with_canonical_date(&self) -> Result<Self, ReceiptError> {
         let instant = datetime::parse(&self.data_de_recebimento)?;
-        Ok(ReciboDeConclusao { data_de_recebimento: datetime::format_receipt_date(instant), ..self.clone() })
+        Ok(ReciboDeConclusao {
+            data_de_recebimento: datetime::format_receipt_date(instant),
+            ..self.clone()
+        })
     }
 
     /// Reads a receipt text back (hashes in the order written).
@@ -119,7 +130,8 @@ impl ReciboDeConclusao {
     /// # Errors
     /// [`ReceiptError::Text`] when the text is not a `<recibo>`.
     pub fn parse(text: &str) -> Result<Self, ReceiptError> {
-        let xml: ReciboXml = quick_xml::de::from_str(text).map_err(|e| ReceiptError::Text(e.to_string()))?;
+        let xml: ReciboXml =
+            quick_xml::de::from_str(text).map_err(|e| ReceiptError::Text(e.to_string()))?;
         Ok(ReciboDeConclusao {
             idt: Idt(xml.idt),
             nre: Nre::parse(&xml.nre).map_err(|e| ReceiptError::Text(e.to_string()))?,
@@ -140,7 +152,11 @@ impl ReciboDeConclusao {
     ///
     /// # Errors
     /// [`ReceiptError::BadSignature`] and friends.
-    pub fn verify(&self, certificate_der: &[u8], signature_base64: &str) -> Result<(), ReceiptError> {
+    pub fn verify(
+        &self,
+        certificate_der: &[u8],
+        signature_base64: &str,
+    ) -> Result<(), ReceiptError> {
         verify(certificate_der, &self.canonical_text(), signature_base64)
     }
 }
@@ -171,7 +187,8 @@ impl ReciboDeEnvioTexto {
     /// # Errors
     /// [`ReceiptError::Text`] when the text is not a `<reciboDeEnvio>`.
     pub fn parse(text: &str) -> Result<Self, ReceiptError> {
-        let xml: ReciboDeEnvioXml = quick_xml::de::from_str(text).map_err(|e| ReceiptError::Text(e.to_string()))?;
+        let xml: ReciboDeEnvioXml =
+            quick_xml::de::from_str(text).map_err(|e| ReceiptError::Text(e.to_string()))?;
         Ok(ReciboDeEnvioTexto {
             idt: Idt(xml.idt),
             nre: Nre::parse(&xml.nre).map_err(|e| ReceiptError::Text(e.to_string()))?,
@@ -189,7 +206,9 @@ pub struct ReceiptSigner {
 
 impl std::fmt::Debug for ReceiptSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReceiptSigner").field("modulus_bits", &(self.key.public_modulus_len() * 8)).finish()
+        f.debug_struct("ReceiptSigner")
+            .field("modulus_bits", &(self.key.public_modulus_len() * 8))
+            .finish()
     }
 }
 
@@ -202,7 +221,10 @@ impl ReceiptSigner {
         let key = RsaKeyPair::from_pkcs8(der)
             .or_else(|_| RsaKeyPair::from_der(der))
             .map_err(|e| ReceiptError::Key(e.to_string()))?;
-        Ok(ReceiptSigner { key, rng: SystemRandom::new() })
+        Ok(ReceiptSigner {
+            key,
+            rng: SystemRandom::new(),
+        })
     }
 
     /// From the first private key of a PEM text (an identity PEM holds certificate and key).
@@ -210,7 +232,8 @@ impl ReceiptSigner {
     /// # Errors
     /// [`ReceiptError::Key`] when there is no usable unencrypted RSA key.
     pub fn from_pem(pem: &[u8]) -> Result<Self, ReceiptError> {
-        let key = PrivateKeyDer::from_pem_slice(pem).map_err(|e| ReceiptError::Key(e.to_string()))?;
+        let key =
+            PrivateKeyDer::from_pem_slice(pem).map_err(|e| ReceiptError::Key(e.to_string()))?;
         ReceiptSigner::from_der(key.secret_der())
     }
 
@@ -227,7 +250,12 @@ impl ReceiptSigner {
     pub fn sign(&self, text: &str) -> Result<String, ReceiptError> {
         let mut signature = vec![0u8; self.key.public_modulus_len()];
         self.key
-            .sign(&signature::RSA_PKCS1_SHA256, &self.rng, text.as_bytes(), &mut signature)
+            .sign(
+                &signature::RSA_PKCS1_SHA256,
+                &self.rng,
+                text.as_bytes(),
+                &mut signature,
+            )
             .map_err(|_| ReceiptError::Signing)?;
         Ok(STANDARD.encode(signature))
     }
@@ -247,7 +275,11 @@ pub fn public_key_of_certificate(certificate_der: &[u8]) -> Result<Vec<u8>, Rece
 ///
 /// # Errors
 /// [`ReceiptError::BadSignature`] when it does not verify; encoding and certificate errors.
-pub fn verify(certificate_der: &[u8], text: &str, signature_base64: &str) -> Result<(), ReceiptError> {
+pub fn verify(
+    certificate_der: &[u8],
+    text: &str,
+    signature_base64: &str,
+) -> Result<(), ReceiptError> {
     let public_key = public_key_of_certificate(certificate_der)?;
     verify_with_public_key(&public_key, text, signature_base64)
 }
@@ -256,8 +288,14 @@ pub fn verify(certificate_der: &[u8], text: &str, signature_base64: &str) -> Res
 ///
 /// # Errors
 /// As [`verify`].
-pub fn verify_with_public_key(public_key: &[u8], text: &str, signature_base64: &str) -> Result<(), ReceiptError> {
-    let signature = STANDARD.decode(signature_base64.trim()).map_err(|_| ReceiptError::SignatureEncoding)?;
+pub fn verify_with_public_key(
+    public_key: &[u8],
+    text: &str,
+    signature_base64: &str,
+) -> Result<(), ReceiptError> {
+    let signature = STANDARD
+        .decode(signature_base64.trim())
+        .map_err(|_| ReceiptError::SignatureEncoding)?;
     UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, public_key)
         .verify(text.as_bytes(), &signature)
         .map_err(|_| ReceiptError::BadSignature)

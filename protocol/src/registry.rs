@@ -11,6 +11,7 @@ use crate::api::{Estrutura, EstruturaResumida, RepositorioDeEstruturas};
 use crate::model::EstruturaOrganizacional;
 
 /// One SPE (an organisation's document system) registered on the platform.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub struct Organisation {
@@ -21,10 +22,12 @@ pub struct Organisation {
     /// Common Name of the SPE certificate, as registered with the PEN team.
     pub common_name: String,
     /// Structures this SPE is responsible for: it may send from them and receives for them.
+    #[cfg_attr(test, proptest(strategy = "crate::arb::small_vec()"))]
     pub estruturas: Vec<EstruturaOrganizacional>,
 }
 
 /// One unit of the structure directory (a row of a repositório de estruturas).
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DirectoryEntry {
@@ -54,17 +57,21 @@ impl DirectoryEntry {
     #[must_use]
     pub fn reference(&self) -> EstruturaOrganizacional {
         EstruturaOrganizacional {
-            identificacao_do_repositorio_de_estruturas: self.identificacao_do_repositorio_de_estruturas,
+            identificacao_do_repositorio_de_estruturas: self
+                .identificacao_do_repositorio_de_estruturas,
             numero_de_identificacao_da_estrutura: self.numero_de_identificacao_da_estrutura.clone(),
         }
     }
 }
 
 /// The whole structure directory served by the catalogue endpoints.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub struct Directory {
+    #[cfg_attr(test, proptest(strategy = "crate::arb::small_vec()"))]
     pub repositorios: Vec<RepositorioDeEstruturas>,
+    #[cfg_attr(test, proptest(strategy = "crate::arb::small_vec()"))]
     pub estruturas: Vec<DirectoryEntry>,
 }
 
@@ -75,7 +82,8 @@ impl Directory {
         self.estruturas.iter().find(|e| {
             e.identificacao_do_repositorio_de_estruturas
                 == reference.identificacao_do_repositorio_de_estruturas
-                && e.numero_de_identificacao_da_estrutura == reference.numero_de_identificacao_da_estrutura
+                && e.numero_de_identificacao_da_estrutura
+                    == reference.numero_de_identificacao_da_estrutura
         })
     }
 
@@ -90,10 +98,13 @@ impl Directory {
                 break;
             }
             let reference = EstruturaOrganizacional {
-                identificacao_do_repositorio_de_estruturas: entry.identificacao_do_repositorio_de_estruturas,
+                identificacao_do_repositorio_de_estruturas: entry
+                    .identificacao_do_repositorio_de_estruturas,
                 numero_de_identificacao_da_estrutura: parent_id.to_owned(),
             };
-            let Some(parent) = self.find(&reference) else { break };
+            let Some(parent) = self.find(&reference) else {
+                break;
+            };
             chain.push(parent);
             next = parent.pai.as_deref();
         }
@@ -105,7 +116,9 @@ impl Directory {
     #[must_use]
     pub fn wire_view(&self, entry: &DirectoryEntry) -> Estrutura {
         Estrutura {
-            numero_de_identificacao_da_estrutura: entry.numero_de_identificacao_da_estrutura.clone(),
+            numero_de_identificacao_da_estrutura: entry
+                .numero_de_identificacao_da_estrutura
+                .clone(),
             nome: entry.nome.clone(),
             sigla: entry.sigla.clone(),
             ativo: entry.ativo,
@@ -118,7 +131,9 @@ impl Directory {
                 .ancestors(entry)
                 .into_iter()
                 .map(|a| EstruturaResumida {
-                    numero_de_identificacao_da_estrutura: a.numero_de_identificacao_da_estrutura.clone(),
+                    numero_de_identificacao_da_estrutura: a
+                        .numero_de_identificacao_da_estrutura
+                        .clone(),
                     nome: a.nome.clone(),
                     sigla: a.sigla.clone(),
                 })
@@ -128,6 +143,7 @@ impl Directory {
 }
 
 /// `certs/manifest.json`: what the test PKI contains and who each identity is.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub struct PkiManifest {
@@ -142,8 +158,10 @@ pub struct PkiManifest {
     /// The platform's own signing identity (recibo de envio).
     pub platform: IdentityFiles,
     /// One registered identity per fixture organisation.
+    #[cfg_attr(test, proptest(strategy = "crate::arb::small_vec()"))]
     pub organisations: Vec<OrganisationIdentity>,
     /// Identities that must be rejected, each with why.
+    #[cfg_attr(test, proptest(strategy = "crate::arb::small_vec()"))]
     pub negative: Vec<NegativeIdentity>,
 }
 
@@ -156,6 +174,7 @@ impl PkiManifest {
 }
 
 /// Files and fingerprints of one certificate + key.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub struct IdentityFiles {
@@ -172,6 +191,7 @@ pub struct IdentityFiles {
 }
 
 /// A registered organisation's identity and the structures it answers for.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub struct OrganisationIdentity {
@@ -183,10 +203,12 @@ pub struct OrganisationIdentity {
     pub identity_p12: String,
     /// Certificate followed by an encrypted PKCS#8 key (as SEI's `SenhaCertificado` expects).
     pub identity_encrypted_pem: String,
+    #[cfg_attr(test, proptest(strategy = "crate::arb::small_vec()"))]
     pub estruturas: Vec<EstruturaOrganizacional>,
 }
 
 /// Why a negative identity must be refused.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum NegativeKind {
@@ -200,6 +222,7 @@ pub enum NegativeKind {
 
 /// An identity that the simulator must refuse, at the TLS layer or with the platform's
 /// authorisation error.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub struct NegativeIdentity {
@@ -207,4 +230,16 @@ pub struct NegativeIdentity {
     pub kind: NegativeKind,
     #[serde(flatten)]
     pub files: IdentityFiles,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    crate::arb::json_round_trip! {
+        organisation: Organisation,
+        directory_entry: DirectoryEntry,
+        directory: Directory,
+        pki_manifest: PkiManifest,
+    }
 }

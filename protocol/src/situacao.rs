@@ -18,6 +18,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
 /// Situação codes 0–10.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Situacao {
     /// 0 — before the open call completes (never stored).
@@ -78,7 +79,9 @@ impl Situacao {
 
     #[must_use]
     pub fn from_code(code: u64) -> Option<Self> {
-        Situacao::ALL.into_iter().find(|s| u64::from(s.code()) == code)
+        Situacao::ALL
+            .into_iter()
+            .find(|s| u64::from(s.code()) == code)
     }
 
     /// The portal's description of the situação.
@@ -87,12 +90,18 @@ impl Situacao {
         match self {
             Situacao::NaoIniciado => "Aguardando envio de Metadados pela solução",
             Situacao::Iniciado => "Aguardando o envio dos arquivos digitais",
-            Situacao::ComponentesEnviadosRemetente => "Arquivos digitais recebidos pelo Tramita GOV.BR",
+            Situacao::ComponentesEnviadosRemetente => {
+                "Arquivos digitais recebidos pelo Tramita GOV.BR"
+            }
             Situacao::MetadadosRecebidoDestinatario => {
                 "Metadados recebidos pelo sistema de processo eletrônico destinatário"
             }
-            Situacao::ComponentesRecebidosDestinatario => "Arquivos digitais recebidos pelo destinatário",
-            Situacao::ReciboEnviadoDestinatario => "Recibo de conclusão recebido pelo Tramita GOV.BR",
+            Situacao::ComponentesRecebidosDestinatario => {
+                "Arquivos digitais recebidos pelo destinatário"
+            }
+            Situacao::ReciboEnviadoDestinatario => {
+                "Recibo de conclusão recebido pelo Tramita GOV.BR"
+            }
             Situacao::ReciboRecebidoRemetente => "Recibo de conclusão recebido pelo remetente",
             Situacao::Cancelado => "Trâmite cancelado",
             Situacao::Recusado => "Trâmite recusado. Aguardando ciência do remetente",
@@ -142,11 +151,13 @@ impl Serialize for Situacao {
 impl<'de> Deserialize<'de> for Situacao {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let code = crate::lenient::u64(d)?;
-        Situacao::from_code(code).ok_or_else(|| serde::de::Error::custom(format_args!("situação inválida: {code}")))
+        Situacao::from_code(code)
+            .ok_or_else(|| serde::de::Error::custom(format_args!("situação inválida: {code}")))
     }
 }
 
 /// Who causes an event.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Actor {
     /// The SPE responsible for the remetente structure.
@@ -158,6 +169,7 @@ pub enum Actor {
 }
 
 /// Something that happens to a trâmite.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Event {
     /// `POST tramites/processo|documento` accepted.
@@ -200,16 +212,21 @@ impl Event {
     #[must_use]
     pub fn allowed_actors(self) -> &'static [Actor] {
         match self {
-            Event::Open | Event::ReceiptFetched | Event::Cancel | Event::AcknowledgeRefusal => &[Actor::Sender],
+            Event::Open | Event::ReceiptFetched | Event::Cancel | Event::AcknowledgeRefusal => {
+                &[Actor::Sender]
+            }
             Event::ComponentsUploaded => &[Actor::Sender, Actor::Platform],
             Event::MetadataRead => &[Actor::Sender, Actor::Recipient],
-            Event::ComponentsDownloaded | Event::ReceiptPosted | Event::Refuse => &[Actor::Recipient],
+            Event::ComponentsDownloaded | Event::ReceiptPosted | Event::Refuse => {
+                &[Actor::Recipient]
+            }
             Event::AutoCancel => &[Actor::Platform],
         }
     }
 }
 
 /// Platform behaviours the public sources leave open, as explicit knobs.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TransitionRules {
     /// The real platform also moves 2 → 3 when the *sender* reads the metadata (PRs #1034,
@@ -236,7 +253,10 @@ impl TransitionRules {
     /// The real platform's known quirks.
     #[must_use]
     pub fn compat() -> Self {
-        TransitionRules { sender_metadata_read_advances: true, ..TransitionRules::strict() }
+        TransitionRules {
+            sender_metadata_read_advances: true,
+            ..TransitionRules::strict()
+        }
     }
 }
 
@@ -248,6 +268,7 @@ impl Default for TransitionRules {
 
 /// An accepted event: where the trâmite was and where it is now (possibly the same place,
 /// for reads and repeated downloads).
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transition {
     pub from: Situacao,
@@ -262,6 +283,7 @@ impl Transition {
 }
 
 /// Why an event is refused.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum TransitionError {
     /// This party may never cause the event.
@@ -290,7 +312,10 @@ pub fn transition(
     }
     let in_progress = matches!(
         from,
-        S::Iniciado | S::ComponentesEnviadosRemetente | S::MetadadosRecebidoDestinatario | S::ComponentesRecebidosDestinatario
+        S::Iniciado
+            | S::ComponentesEnviadosRemetente
+            | S::MetadadosRecebidoDestinatario
+            | S::ComponentesRecebidosDestinatario
     );
     let to = match (event, from) {
         (Event::Open, S::NaoIniciado) => Some(S::Iniciado),
@@ -315,23 +340,29 @@ pub fn transition(
             | S::CanceladoAutomaticamente),
         ) => Some(s),
 
-        (Event::ComponentsDownloaded, S::ComponentesEnviadosRemetente | S::MetadadosRecebidoDestinatario) => {
-            Some(S::ComponentesRecebidosDestinatario)
-        }
+        (
+            Event::ComponentsDownloaded,
+            S::ComponentesEnviadosRemetente | S::MetadadosRecebidoDestinatario,
+        ) => Some(S::ComponentesRecebidosDestinatario),
         // The recipient may download again while the receipt is still missing.
         (Event::ComponentsDownloaded, S::ComponentesRecebidosDestinatario) => Some(from),
 
-        (Event::ReceiptPosted, S::ComponentesRecebidosDestinatario) => Some(S::ReciboEnviadoDestinatario),
+        (Event::ReceiptPosted, S::ComponentesRecebidosDestinatario) => {
+            Some(S::ReciboEnviadoDestinatario)
+        }
         (Event::ReceiptFetched, S::ReciboEnviadoDestinatario | S::ReciboRecebidoRemetente) => {
             Some(S::ReciboRecebidoRemetente)
         }
 
         (Event::Cancel, s) if in_progress && s <= rules.cancel_until => Some(S::Cancelado),
-        (Event::Refuse, S::MetadadosRecebidoDestinatario | S::ComponentesRecebidosDestinatario) => Some(S::Recusado),
+        (Event::Refuse, S::MetadadosRecebidoDestinatario | S::ComponentesRecebidosDestinatario) => {
+            Some(S::Recusado)
+        }
         (Event::Refuse, S::ComponentesEnviadosRemetente) if rules.refuse_at_2 => Some(S::Recusado),
         (Event::AcknowledgeRefusal, S::Recusado) => Some(S::CienciaRecusa),
         (Event::AutoCancel, _) if in_progress => Some(S::CanceladoAutomaticamente),
         _ => None,
     };
-    to.map(|to| Transition { from, to }).ok_or(TransitionError::NotAllowed { from, event })
+    to.map(|to| Transition { from, to })
+        .ok_or(TransitionError::NotAllowed { from, event })
 }

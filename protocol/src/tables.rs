@@ -7,6 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Motivo of a recusa, a two-digit string on the wire.
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MotivoRecusa {
     /// `01` Formato de componente digital não suportado.
@@ -56,7 +57,9 @@ impl MotivoRecusa {
     #[must_use]
     pub fn from_code(code: &str) -> Option<Self> {
         let n: u8 = code.trim().parse().ok()?;
-        MotivoRecusa::ALL.into_iter().find(|m| m.code().parse::<u8>().ok() == Some(n))
+        MotivoRecusa::ALL
+            .into_iter()
+            .find(|m| m.code().parse::<u8>().ok() == Some(n))
     }
 }
 
@@ -75,8 +78,9 @@ impl Serialize for MotivoRecusa {
 impl<'de> Deserialize<'de> for MotivoRecusa {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let code = crate::lenient::string(d)?;
-        MotivoRecusa::from_code(&code)
-            .ok_or_else(|| serde::de::Error::custom(format_args!("motivo de recusa inválido: {code:?}")))
+        MotivoRecusa::from_code(&code).ok_or_else(|| {
+            serde::de::Error::custom(format_args!("motivo de recusa inválido: {code:?}"))
+        })
     }
 }
 

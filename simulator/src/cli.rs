@@ -70,13 +70,15 @@ fn certs_init(args: InitArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     };
     let manifest = pki::generate(&args.dir, &organisations, &options)
         .with_context(|| format!("cannot generate the test PKI in {}", args.dir.display()))?;
-    print_summary(&args.dir, &manifest, out)
-        .context("cannot write the summary")
+    print_summary(&args.dir, &manifest, out).context("cannot write the summary")
 }
 
 fn print_summary(dir: &Path, manifest: &PkiManifest, out: &mut dyn Write) -> anyhow::Result<()> {
     let ca = pki::read_certificates(&dir.join(&manifest.ca))?;
-    let ca_sha1 = ca.first().map(|c| pki::sha1_fingerprint(c)).unwrap_or_default();
+    let ca_sha1 = ca
+        .first()
+        .map(|c| pki::sha1_fingerprint(c))
+        .unwrap_or_default();
     writeln!(
         out,
         "test PKI written to {} (password {:?}, valid until {})",
@@ -84,9 +86,18 @@ fn print_summary(dir: &Path, manifest: &PkiManifest, out: &mut dyn Write) -> any
         manifest.password,
         manifest.server.not_after
     )?;
-    writeln!(out, "{:<22} {ca_sha1}  {}", manifest.ca, pki::CA_COMMON_NAME)?;
+    writeln!(
+        out,
+        "{:<22} {ca_sha1}  {}",
+        manifest.ca,
+        pki::CA_COMMON_NAME
+    )?;
     let mut line = |label: &str, files: &pen_protocol::registry::IdentityFiles| {
-        writeln!(out, "{label:<22} {}  {}", files.sha1_fingerprint, files.common_name)
+        writeln!(
+            out,
+            "{label:<22} {}  {}",
+            files.sha1_fingerprint, files.common_name
+        )
     };
     line("server", &manifest.server)?;
     line("platform", &manifest.platform)?;

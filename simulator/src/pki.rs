@@ -216,23 +216,37 @@ pub fn generate(
     let window = Window::new(options)?;
     let password = options.password.as_str();
 
-    // RSA-2048 for the CA (and for every other key): the real platform and ICP-Brasil chains
-    // are RSA end to end, so the integrator's TLS stack and keystore meet the same algorithms
-    // here as in production, including older Java/PHP builds. It also keeps client-chain checks
-    // cheap on the server (an RSA signature verifies faster than an ECDSA one). The cost, a few
-    // hundred milliseconds of key generation, is paid once per `certs init`.
+    // RSA-2048 for the CA (and for every other key): ICP-Brasil chains, where SPE certificates
+    // come from, are RSA end to end, so the integrator's TLS stack and keystore (older Java/PHP
+    // builds included) meet the same algorithms here as in production. It also keeps
+    // client-chain checks cheap on the server (an RSA signature verifies faster than an ECDSA
+    // one). The cost, ~100 ms of key generation per key, is paid once per `certs init`.
     let ca = Authority::new(CA_COMMON_NAME, SIMULATOR_ORGANISATION, &window)?;
-    write_file(&dir.join(CA_FILE), pem("CERTIFICATE", &ca.cert, "the CA certificate")?.as_bytes())?;
-    write_file(&dir.join(CA_KEY_FILE), pem("PRIVATE KEY", &ca.key_pkcs8, "the CA key")?.as_bytes())?;
+    write_file(
+        &dir.join(CA_FILE),
+        pem("CERTIFICATE", &ca.cert, "the CA certificate")?.as_bytes(),
+    )?;
+    write_file(
+        &dir.join(CA_KEY_FILE),
+        pem("PRIVATE KEY", &ca.key_pkcs8, "the CA key")?.as_bytes(),
+    )?;
 
     let server = Subject::new(SERVER_COMMON_NAME, SIMULATOR_ORGANISATION, Profile::Server);
     let server = write_identity(dir, "server", &ca.issue(&server, window.valid())?)?;
-    let platform = Subject::new(PLATFORM_COMMON_NAME, SIMULATOR_ORGANISATION, Profile::Signing);
+    let platform = Subject::new(
+        PLATFORM_COMMON_NAME,
+        SIMULATOR_ORGANISATION,
+        Profile::Signing,
+    );
     let platform = write_identity(dir, "platform", &ca.issue(&platform, window.valid())?)?;
 
     let mut identities = Vec::with_capacity(organisations.len());
     for organisation in organisations {
-        let subject = Subject::new(&organisation.common_name, &organisation.nome, Profile::Client);
+        let subject = Subject::new(
+            &organisation.common_name,
+            &organisation.nome,
+            Profile::Client,
+        );
         let issued = ca.issue(&subject, window.valid())?;
         let folder = format!("orgs/{}", organisation.id);
         let files = write_identity(dir, &folder, &issued)?;
@@ -302,7 +316,11 @@ fn generate_negatives(
     let foreign_ca_pem = pem("CERTIFICATE", &foreign_authority.cert, "the foreign CA")?;
     write_file(&dir.join(FOREIGN_CA_FILE), foreign_ca_pem.as_bytes())?;
 
-    let unregistered = Subject::new(UNREGISTERED_COMMON_NAME, UNREGISTERED_ORGANISATION, Profile::Client);
+    let unregistered = Subject::new(
+        UNREGISTERED_COMMON_NAME,
+        UNREGISTERED_ORGANISATION,
+        Profile::Client,
+    );
     let unregistered = ca.issue(&unregistered, window.valid())?;
 
     [
@@ -339,7 +357,9 @@ fn check_organisations(organisations: &[Organisation]) -> Result<(), PkiError> {
         let id = organisation.id.as_str();
         let folder_safe = !id.is_empty()
             && !id.starts_with(['-', '_'])
-            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         if !folder_safe {
             return Err(PkiError::InvalidOrganisationId(id.to_owned()));
         }
@@ -376,8 +396,14 @@ impl Window {
         if options.validity_days == 0 {
             return Err(PkiError::ZeroValidity);
         }
-        let out_of_range = || PkiError::DateOutOfRange { now: options.now, days: options.validity_days };
-        let now = options.now.replace_nanosecond(0).map_err(|_| out_of_range())?;
+        let out_of_range = || PkiError::DateOutOfRange {
+            now: options.now,
+            days: options.validity_days,
+        };
+        let now = options
+            .now
+            .replace_nanosecond(0)
+            .map_err(|_| out_of_range())?;
         let day = Duration::days(1);
         let shift = |d: Duration| now.checked_add(d).ok_or_else(out_of_range);
         Ok(Self {
@@ -419,7 +445,11 @@ struct Subject<'a> {
 
 impl<'a> Subject<'a> {
     fn new(common_name: &'a str, organisation: &'a str, profile: Profile) -> Self {
-        Self { common_name, organisation, profile }
+        Self {
+            common_name,
+            organisation,
+            profile,
+        }
     }
 }
 
@@ -453,7 +483,10 @@ impl Authority {
         ];
         let cert = params
             .self_signed(&key)
-            .map_err(|source| PkiError::Certificate { what: what(), source })?;
+            .map_err(|source| PkiError::Certificate {
+                what: what(),
+                source,
+            })?;
         Ok(Self {
             cert: cert.der().clone(),
             key_pkcs8: key.serialize_der(),
@@ -468,33 +501,54 @@ impl Authority {
     ) -> Result<Issued, PkiError> {
         let what = || format!("the certificate of {:?}", subject.common_name);
         let key = rsa_key(&what())?;
-        let mut params = base_params(subject.common_name, subject.organisation, not_before, not_after)?;
+        let mut params = base_params(
+            subject.common_name,
+            subject.organisation,
+            not_before,
+            not_after,
+        )?;
         params.is_ca = IsCa::ExplicitNoCa;
         params.use_authority_key_identifier_extension = true;
         match subject.profile {
             Profile::Server => {
                 let localhost = "localhost"
                     .try_into()
-                    .map_err(|source| PkiError::Certificate { what: what(), source })?;
+                    .map_err(|source| PkiError::Certificate {
+                        what: what(),
+                        source,
+                    })?;
                 params.subject_alt_names = vec![
                     SanType::DnsName(localhost),
                     SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
                     SanType::IpAddress(IpAddr::V6(Ipv6Addr::LOCALHOST)),
                 ];
-                params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+                params.key_usages = vec![
+                    KeyUsagePurpose::DigitalSignature,
+                    KeyUsagePurpose::KeyEncipherment,
+                ];
                 params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
             }
             Profile::Client => {
-                params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+                params.key_usages = vec![
+                    KeyUsagePurpose::DigitalSignature,
+                    KeyUsagePurpose::KeyEncipherment,
+                ];
                 params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
             }
             Profile::Signing => {
-                params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::ContentCommitment];
+                params.key_usages = vec![
+                    KeyUsagePurpose::DigitalSignature,
+                    KeyUsagePurpose::ContentCommitment,
+                ];
             }
         }
-        let cert = params
-            .signed_by(&key, &self.issuer)
-            .map_err(|source| PkiError::Certificate { what: what(), source })?;
+        let cert =
+            params
+                .signed_by(&key, &self.issuer)
+                .map_err(|source| PkiError::Certificate {
+                    what: what(),
+                    source,
+                })?;
         Ok(Issued {
             common_name: subject.common_name.to_owned(),
             cert: cert.der().clone(),
@@ -517,9 +571,15 @@ fn base_params(
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
 ) -> Result<CertificateParams, PkiError> {
-    let invalid = |source| PkiError::Certificate { what: format!("{common_name:?}"), source };
+    let invalid = |source| PkiError::Certificate {
+        what: format!("{common_name:?}"),
+        source,
+    };
     let mut name = DistinguishedName::new();
-    name.push(DnType::CountryName, DnValue::PrintableString("BR".try_into().map_err(invalid)?));
+    name.push(
+        DnType::CountryName,
+        DnValue::PrintableString("BR".try_into().map_err(invalid)?),
+    );
     name.push(DnType::OrganizationName, organisation);
     name.push(DnType::CommonName, common_name);
 
@@ -540,9 +600,11 @@ fn random_serial() -> Result<SerialNumber, PkiError> {
 }
 
 fn pem(label: &'static str, der: &[u8], what: &str) -> Result<String, PkiError> {
-    pkcs8::der::pem::encode_string(label, LineEnding::LF, der).map_err(|source| PkiError::PemEncode {
-        what: what.to_owned(),
-        source: source.into(),
+    pkcs8::der::pem::encode_string(label, LineEnding::LF, der).map_err(|source| {
+        PkiError::PemEncode {
+            what: what.to_owned(),
+            source: source.into(),
+        }
     })
 }
 
@@ -552,7 +614,10 @@ fn write_identity(dir: &Path, folder: &str, issued: &Issued) -> Result<IdentityF
     let key_pem = pem("PRIVATE KEY", &issued.key_pkcs8, &issued.common_name)?;
     let identity_pem = format!("{folder}/identity.pem");
     let cert_file = format!("{folder}/cert.pem");
-    write_file(&dir.join(&identity_pem), format!("{cert_pem}{key_pem}").as_bytes())?;
+    write_file(
+        &dir.join(&identity_pem),
+        format!("{cert_pem}{key_pem}").as_bytes(),
+    )?;
     write_file(&dir.join(&cert_file), cert_pem.as_bytes())?;
     Ok(IdentityFiles {
         common_name: issued.common_name.clone(),
@@ -569,13 +634,23 @@ fn write_identity(dir: &Path, folder: &str, issued: &Issued) -> Result<IdentityF
 
 /// PKCS#12 with the key, the certificate and the CA (PBES2/AES-256-CBC, HMAC-SHA256 MAC:
 /// p12-keystore's defaults, readable by OpenSSL 3 and Java's keytool).
-fn pkcs12(issued: &Issued, ca: &CertificateDer<'_>, alias: &str, password: &str) -> Result<Vec<u8>, PkiError> {
-    let failed = |source| PkiError::Pkcs12 { what: alias.to_owned(), source };
+fn pkcs12(
+    issued: &Issued,
+    ca: &CertificateDer<'_>,
+    alias: &str,
+    password: &str,
+) -> Result<Vec<u8>, PkiError> {
+    let failed = |source| PkiError::Pkcs12 {
+        what: alias.to_owned(),
+        source,
+    };
     let key = p12_keystore::PrivateKey::from_der(&issued.key_pkcs8).map_err(failed)?;
     let leaf = p12_keystore::Certificate::from_der(&issued.cert).map_err(failed)?;
     let ca = p12_keystore::Certificate::from_der(ca).map_err(failed)?;
     // OpenSSL sets localKeyID to the SHA-1 of the certificate; do the same.
-    let local_key_id = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &issued.cert).as_ref().to_vec();
+    let local_key_id = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &issued.cert)
+        .as_ref()
+        .to_vec();
     let chain = p12_keystore::PrivateKeyChain::new(local_key_id, key, [leaf, ca]);
     let mut store = p12_keystore::KeyStore::new();
     store.add_entry(alias, p12_keystore::KeyStoreEntry::PrivateKeyChain(chain));
@@ -590,14 +665,26 @@ fn encrypted_key_pem(issued: &Issued, password: &str) -> Result<String, PkiError
     let mut iv = [0u8; 16];
     aws_lc_rs::rand::fill(&mut salt).map_err(PkiError::Random)?;
     aws_lc_rs::rand::fill(&mut iv).map_err(PkiError::Random)?;
-    let params = pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(PKCS8_PBKDF2_ITERATIONS, &salt, iv)
-        .map_err(|source| PkiError::Pbes2 { what: what(), source })?;
-    let encrypt_failed = |source| PkiError::KeyEncryption { what: what(), source };
+    let params =
+        pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(PKCS8_PBKDF2_ITERATIONS, &salt, iv)
+            .map_err(|source| PkiError::Pbes2 {
+                what: what(),
+                source,
+            })?;
+    let encrypt_failed = |source| PkiError::KeyEncryption {
+        what: what(),
+        source,
+    };
     let info = PrivateKeyInfoRef::try_from(issued.key_pkcs8.as_slice()).map_err(encrypt_failed)?;
-    let document = info.encrypt_with_params(params, password).map_err(encrypt_failed)?;
+    let document = info
+        .encrypt_with_params(params, password)
+        .map_err(encrypt_failed)?;
     let text = document
         .to_pem(EncryptedPrivateKeyInfoRef::PEM_LABEL, LineEnding::LF)
-        .map_err(|source| PkiError::PemEncode { what: what(), source })?;
+        .map_err(|source| PkiError::PemEncode {
+            what: what(),
+            source,
+        })?;
     Ok(text.as_str().to_owned())
 }
 
@@ -609,11 +696,19 @@ fn write_file(path: &Path, contents: &[u8]) -> Result<(), PkiError> {
             source,
         })?;
     }
-    fs::write(path, contents).map_err(|source| PkiError::Io { action: "write", path: path.to_path_buf(), source })
+    fs::write(path, contents).map_err(|source| PkiError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, PkiError> {
-    fs::read(path).map_err(|source| PkiError::Io { action: "read", path: path.to_path_buf(), source })
+    fs::read(path).map_err(|source| PkiError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// SHA-1 of a certificate's DER, upper-case hex with colons (`openssl x509 -fingerprint -sha1`).
@@ -629,7 +724,11 @@ pub fn sha256_fingerprint(der: &[u8]) -> String {
 }
 
 fn colon_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+    bytes
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// Reads `dir/manifest.json`.
@@ -674,10 +773,15 @@ pub fn read_identity_pem(path: &Path) -> Result<Identity, PkiError> {
     let bytes = read_file(path)?;
     let cert_chain = certificates_in(&bytes, path)?;
     let key = PrivateKeyDer::from_pem_slice(&bytes).map_err(|source| match source {
-        rustls_pki_types::pem::Error::NoItemsFound => {
-            PkiError::Missing { what: "unencrypted private key", path: path.to_path_buf() }
-        }
-        source => PkiError::Pem { what: "private key", path: path.to_path_buf(), source },
+        rustls_pki_types::pem::Error::NoItemsFound => PkiError::Missing {
+            what: "unencrypted private key",
+            path: path.to_path_buf(),
+        },
+        source => PkiError::Pem {
+            what: "private key",
+            path: path.to_path_buf(),
+            source,
+        },
     })?;
     Ok(Identity { cert_chain, key })
 }
@@ -685,9 +789,16 @@ pub fn read_identity_pem(path: &Path) -> Result<Identity, PkiError> {
 fn certificates_in(pem: &[u8], path: &Path) -> Result<Vec<CertificateDer<'static>>, PkiError> {
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| PkiError::Pem { what: "certificates", path: path.to_path_buf(), source })?;
+        .map_err(|source| PkiError::Pem {
+            what: "certificates",
+            path: path.to_path_buf(),
+            source,
+        })?;
     if certs.is_empty() {
-        return Err(PkiError::Missing { what: "certificate", path: path.to_path_buf() });
+        return Err(PkiError::Missing {
+            what: "certificate",
+            path: path.to_path_buf(),
+        });
     }
     Ok(certs)
 }
@@ -698,11 +809,15 @@ fn certificates_in(pem: &[u8], path: &Path) -> Result<Vec<CertificateDer<'static
 /// # Errors
 /// A CA that rustls cannot use as a trust anchor, or a server key that does not fit its
 /// certificate.
-pub fn server_config(ca: &CertificateDer<'static>, server: Identity) -> Result<ServerConfig, PkiError> {
+pub fn server_config(
+    ca: &CertificateDer<'static>,
+    server: Identity,
+) -> Result<ServerConfig, PkiError> {
     let provider = crypto_provider();
     let mut roots = RootCertStore::empty();
     roots.add(ca.clone())?;
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()?;
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()?;
     let mut chain = server.cert_chain;
     if chain.last() != Some(ca) {
         chain.push(ca.clone());
@@ -719,7 +834,10 @@ pub fn server_config(ca: &CertificateDer<'static>, server: Identity) -> Result<S
 ///
 /// # Errors
 /// A CA that rustls cannot use as a trust anchor, or a key that does not fit its certificate.
-pub fn client_config(ca: &CertificateDer<'static>, identity: Option<Identity>) -> Result<ClientConfig, PkiError> {
+pub fn client_config(
+    ca: &CertificateDer<'static>,
+    identity: Option<Identity>,
+) -> Result<ClientConfig, PkiError> {
     let mut roots = RootCertStore::empty();
     roots.add(ca.clone())?;
     let builder = ClientConfig::builder_with_provider(crypto_provider())
@@ -775,7 +893,10 @@ impl Pki {
         read_certificates(&path)?
             .into_iter()
             .next()
-            .ok_or(PkiError::Missing { what: "certificate", path })
+            .ok_or(PkiError::Missing {
+                what: "certificate",
+                path,
+            })
     }
 
     /// The simulator's TLS server identity.
@@ -834,14 +955,22 @@ mod tests {
     use super::*;
 
     fn options() -> GenerateOptions {
-        GenerateOptions { validity_days: 30, password: "segredo".to_owned(), ..GenerateOptions::default() }
+        GenerateOptions {
+            validity_days: 30,
+            password: "segredo".to_owned(),
+            ..GenerateOptions::default()
+        }
     }
 
     #[test]
     fn generated_pki_loads_back() {
         // One organisation keeps this fast: 7 RSA keys (CA, server, platform, org, expired,
         // foreign CA + leaf, unregistered) instead of 10.
-        let organisations: Vec<_> = fixture_organisations().unwrap().into_iter().take(1).collect();
+        let organisations: Vec<_> = fixture_organisations()
+            .unwrap()
+            .into_iter()
+            .take(1)
+            .collect();
         let dir = tempfile::tempdir().unwrap();
 
         let written = generate(dir.path(), &organisations, &options()).unwrap();
@@ -852,8 +981,15 @@ mod tests {
         assert_eq!(written.organisations.len(), 1);
         assert_eq!(written.negative.len(), 3);
         pki.server_config().unwrap();
-        pki.client_config(Some(pki.organisation_identity(&organisations[0].id).unwrap())).unwrap();
-        for kind in [NegativeKind::Expired, NegativeKind::ForeignCa, NegativeKind::Unregistered] {
+        pki.client_config(Some(
+            pki.organisation_identity(&organisations[0].id).unwrap(),
+        ))
+        .unwrap();
+        for kind in [
+            NegativeKind::Expired,
+            NegativeKind::ForeignCa,
+            NegativeKind::Unregistered,
+        ] {
             pki.negative_identity(kind).unwrap();
         }
         assert!(dir.path().join(FOREIGN_CA_FILE).is_file());
@@ -864,23 +1000,47 @@ mod tests {
     fn unsafe_or_duplicate_organisations_are_refused_before_any_key_is_made() {
         let base = fixture_organisations().unwrap().remove(0);
         let dir = tempfile::tempdir().unwrap();
-        let with_id = |id: &str| Organisation { id: id.to_owned(), ..base.clone() };
+        let with_id = |id: &str| Organisation {
+            id: id.to_owned(),
+            ..base.clone()
+        };
 
         for id in ["", "../escape", "Org-A", "-x", "a/b"] {
             let err = generate(dir.path(), &[with_id(id)], &options()).unwrap_err();
-            assert!(matches!(err, PkiError::InvalidOrganisationId(_)), "{id:?}: {err}");
+            assert!(
+                matches!(err, PkiError::InvalidOrganisationId(_)),
+                "{id:?}: {err}"
+            );
         }
         let err = generate(dir.path(), &[base.clone(), base.clone()], &options()).unwrap_err();
         assert!(matches!(err, PkiError::DuplicateOrganisation(_)), "{err}");
-        let twin = Organisation { id: "twin".to_owned(), ..base.clone() };
+        let twin = Organisation {
+            id: "twin".to_owned(),
+            ..base.clone()
+        };
         let err = generate(dir.path(), &[base, twin], &options()).unwrap_err();
-        assert!(matches!(err, PkiError::DuplicateCommonName { reserved: false, .. }), "{err}");
-        assert!(fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing written");
+        assert!(
+            matches!(
+                err,
+                PkiError::DuplicateCommonName {
+                    reserved: false,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "nothing written"
+        );
     }
 
     #[test]
     fn zero_validity_is_refused() {
-        let options = GenerateOptions { validity_days: 0, ..options() };
+        let options = GenerateOptions {
+            validity_days: 0,
+            ..options()
+        };
         let err = generate(Path::new("unused"), &[], &options).unwrap_err();
         assert!(matches!(err, PkiError::ZeroValidity));
     }

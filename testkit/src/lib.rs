@@ -14,7 +14,8 @@ use std::path::PathBuf;
 #[must_use]
 pub fn workspace_root() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.parent().map_or(here.clone(), std::path::Path::to_path_buf)
+    here.parent()
+        .map_or(here.clone(), std::path::Path::to_path_buf)
 }
 
 /// The committed test PKI (`certs/`).
