@@ -190,7 +190,12 @@ fn samples_show_what_their_names_say() {
         1
     );
     let restrito = by_name("processo-restrito.json");
-    assert_eq!(restrito.nivel_de_sigilo.map(pen_protocol::model::NivelDeSigilo::code), Some(2));
+    assert_eq!(
+        restrito
+            .nivel_de_sigilo
+            .map(pen_protocol::model::NivelDeSigilo::code),
+        Some(2)
+    );
     assert!(restrito.hipotese_legal.is_some());
     let cancelado = by_name("processo-documento-cancelado.json");
     let retirado = cancelado

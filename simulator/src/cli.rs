@@ -10,19 +10,19 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use pen_protocol::registry::PkiManifest;
 
-use crate::pki::{self, GenerateOptions};
+use pen_simulator::pki::{self, GenerateOptions};
 
 /// A local Tramita.gov.br for integrators' tests.
 #[derive(Debug, Parser)]
 #[command(name = "pen-simulator", version, about)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Manage the test PKI (CA, server, platform and organisation identities).
     #[command(subcommand)]
     Certs(CertsCommand),
@@ -30,14 +30,14 @@ pub enum Command {
 
 /// `pen-simulator certs …`
 #[derive(Debug, Subcommand)]
-pub enum CertsCommand {
+pub(crate) enum CertsCommand {
     /// Generate the test PKI for the fixture organisations (replaces existing files).
     Init(InitArgs),
 }
 
 /// `pen-simulator certs init`
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// Folder to write the PKI into (created if missing).
     #[arg(long)]
     pub dir: PathBuf,
@@ -54,7 +54,7 @@ impl Cli {
     ///
     /// # Errors
     /// Whatever the command fails with, with context for a person to read.
-    pub fn run(self, out: &mut dyn Write) -> anyhow::Result<()> {
+    pub(crate) fn run(self, out: &mut dyn Write) -> anyhow::Result<()> {
         match self.command {
             Command::Certs(CertsCommand::Init(args)) => certs_init(args, out),
         }

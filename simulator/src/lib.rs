@@ -10,8 +10,8 @@
 //!   per organisation and the negative identities ([`pki::generate`]); reads them back
 //!   ([`pki::load_manifest`], [`pki::Pki`]) as a rustls `ServerConfig` that requires a client
 //!   certificate issued by the CA, and as client identities.
-//! - [`cli`] — the `pen-simulator` command line (clap definitions and dispatch); `main.rs` only
-//!   calls it.
+//!
+//! The `pen-simulator` command line (clap definitions, `anyhow` for reporting) belongs to the
+//! binary target (`src/main.rs`, `src/cli.rs`) and only calls into this library.
 
-pub mod cli;
 pub mod pki;

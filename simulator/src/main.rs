@@ -1,8 +1,10 @@
-//! `pen-simulator`: see [`pen_simulator::cli`].
+//! `pen-simulator`: a local Tramita.gov.br. The command line lives in [`cli`]; everything it
+//! runs is in the `pen_simulator` library.
+
+mod cli;
 
 use clap::Parser as _;
-use pen_simulator::cli::Cli;
 
 fn main() -> anyhow::Result<()> {
-    Cli::parse().run(&mut std::io::stdout().lock())
+    cli::Cli::parse().run(&mut std::io::stdout().lock())
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The project's checks, as CI runs them and as a person runs them before pushing:
+#   ci/check.sh
+# Needs only the Rust toolchain (with rustfmt and clippy). Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format"
+cargo fmt --all --check
+
+step "workspace layering (design §3: protocol and fixtures at the bottom, the simulator never knows the client)"
+# Each line: crate, then workspace crates it must never depend on (normal dependencies).
+check_layer() {
+  local crate=$1; shift
+  local deps
+  deps=$(cargo tree --locked -p "$crate" -e normal --prefix none --format '{p}' | awk '{print $1}' | sort -u)
+  for forbidden in "$@"; do
+    if grep -qx "$forbidden" <<<"$deps"; then
+      echo "layering violation: $crate depends on $forbidden" >&2
+      exit 1
+    fi
+  done
+}
+check_layer pen-protocol pen-fixtures pen-client pen-simulator pen-conformance pen-testkit
+check_layer pen-fixtures pen-protocol pen-client pen-simulator pen-conformance pen-testkit
+check_layer pen-client pen-simulator pen-conformance pen-testkit pen-fixtures
+check_layer pen-simulator pen-client pen-conformance pen-testkit
+check_layer pen-conformance pen-testkit
+echo "ok"
+
+step "clippy (warnings are errors)"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+
+step "tests"
+cargo test --locked --workspace
+
+step "docs (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps
+
+step "benches compile"
+cargo bench --locked --workspace --no-run
