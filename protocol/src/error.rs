@@ -103,6 +103,10 @@ pub enum ErrorKind {
     ComponentesNaoRecebidos,
     /// Reproduction with nothing to re-send.
     ReproducaoSemComponentes,
+    /// A reproduction or re-send names an NRE the platform never issued.
+    NreNaoEncontrado,
+    /// The destination structure is inactive, cannot receive, or has no system behind it.
+    EstruturaNaoApta,
     /// The trâmite does not exist.
     TramiteNaoEncontrado,
     /// The caller is neither sender nor recipient of the trâmite (or no longer sees it).
@@ -216,6 +220,12 @@ pub static CATALOGUE: &[ErrorDefinition] = &[
     def!(ReproducaoSemComponentes, "9016", 409,
         "Não é possível executar o serviço de reprodução de trâmite do processo {protocolo}, pois não há componentes digitais válidos a serem reproduzidos",
         ["protocolo"], specific=true, seen=true, "rest-v3.md §2.13 (PERN L2891)"),
+    def!(NreNaoEncontrado, "9017", 404,
+        "NRE, '{nre}', não encontrado.",
+        ["nre"], specific=true, seen=false, "simulator (rest-v3.md §5.1)"),
+    def!(EstruturaNaoApta, "9018", 400,
+        "A estrutura organizacional '{estrutura}' do repositório '{repositorio}' não está apta a receber trâmites.",
+        ["estrutura", "repositorio"], specific=true, seen=false, "simulator (rest-v3.md §8 item 11: aptoParaReceberTramites)"),
     def!(TramiteNaoEncontrado, "9100", 404,
         "Trâmite com idt, {idt}, não encontrado.",
         ["idt"], specific=true, seen=false, "simulator"),

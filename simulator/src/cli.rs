@@ -1,7 +1,8 @@
 //! The `pen-simulator` command line: clap definitions and what each command does.
 //!
-//! `main.rs` parses [`Cli`] and calls [`Cli::run`]. Commands are grouped by subject
-//! (`certs …`; `serve` joins later as a sibling variant of [`Command`]).
+//! `main.rs` parses [`Cli`] and calls [`Cli::run`]. `serve` runs the platform; `certs …` manages
+//! the test PKI. Logs go to stderr so that stdout stays machine-readable (the first line of
+//! `serve` is the base URL).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,9 +24,38 @@ pub(crate) struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Serve REST v3 over mutual TLS. Prints the base URL as its first stdout line.
+    Serve(ServeArgs),
     /// Manage the test PKI (CA, server, platform and organisation identities).
     #[command(subcommand)]
     Certs(CertsCommand),
+}
+
+/// `pen-simulator serve`
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the URL printed says which).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub addr: std::net::SocketAddr,
+    /// Folder of the test PKI (server identity, CA, organisation identities).
+    #[arg(long, default_value = "certs")]
+    pub pki: PathBuf,
+    /// `strict` (schema enforced, idealised behaviour) or `compat` (the real platform's quirks).
+    #[arg(long, value_enum, default_value = "strict")]
+    pub profile: ProfileArg,
+    /// Run the platform's clock this many times faster than the wall clock (e.g. 86400: a day
+    /// per second, so automatic cancellation after 8 days takes 8 seconds).
+    #[arg(long)]
+    pub time_scale: Option<f64>,
+    /// Keep component bytes in this folder instead of a temporary one.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum ProfileArg {
+    Strict,
+    Compat,
 }
 
 /// `pen-simulator certs …`
@@ -56,9 +86,60 @@ impl Cli {
     /// Whatever the command fails with, with context for a person to read.
     pub(crate) fn run(self, out: &mut dyn Write) -> anyhow::Result<()> {
         match self.command {
+            Command::Serve(args) => serve(args, out),
             Command::Certs(CertsCommand::Init(args)) => certs_init(args, out),
         }
     }
+}
+
+fn serve(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    use pen_simulator::clock::{ScaledClock, SharedClock, SystemClock};
+    use pen_simulator::config::{PlatformConfig, Profile};
+    use pen_simulator::runtime::{Simulator, SimulatorOptions};
+
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let profile = match args.profile {
+        ProfileArg::Strict => Profile::Strict,
+        ProfileArg::Compat => Profile::Compat,
+    };
+    let clock: SharedClock = match args.time_scale {
+        Some(scale) => std::sync::Arc::new(ScaledClock::new(scale)),
+        None => std::sync::Arc::new(SystemClock::new()),
+    };
+    let options = SimulatorOptions {
+        pki_dir: args.pki.clone(),
+        addr: args.addr,
+        config: PlatformConfig::for_profile(profile),
+        clock,
+        data_dir: args.data_dir,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let simulator = Simulator::bind(options).await.with_context(|| {
+            format!(
+                "cannot start the simulator with the PKI in {} (generate one with `pen-simulator certs init --dir {}`)",
+                args.pki.display(),
+                args.pki.display()
+            )
+        })?;
+        writeln!(out, "{}", simulator.base_url())?;
+        out.flush()?;
+        tracing::info!(url = %simulator.base_url(), profile = ?args.profile, "simulator listening");
+        simulator
+            .run_until(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("the listener failed")
+    })
 }
 
 fn certs_init(args: InitArgs, out: &mut dyn Write) -> anyhow::Result<()> {

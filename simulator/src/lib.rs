@@ -14,4 +14,12 @@
 //! The `pen-simulator` command line (clap definitions, `anyhow` for reporting) belongs to the
 //! binary target (`src/main.rs`, `src/cli.rs`) and only calls into this library.
 
+pub mod blobs;
+pub mod clock;
+pub mod config;
+pub mod http;
 pub mod pki;
+pub mod platform;
+pub mod registry;
+pub mod runtime;
+pub mod server;

@@ -1,14 +1,26 @@
 //! `pen-testkit`: test plumbing shared by end-to-end tests, and the end-to-end suite itself.
 //!
-//! It will own spawning a simulator on `127.0.0.1:0` with the committed test PKI and a manual
-//! clock, clients per test organisation and per negative identity, and the tests in `tests/`
-//! that run every protocol flow over real mutual TLS on loopback.
+//! It owns who a test connects as (the committed test PKI's identities, as HTTPS clients and
+//! rustls configurations) and where the committed files are. It will also own spawning a
+//! simulator on `127.0.0.1:0` with a manual clock, and the tests in `tests/` that run every
+//! protocol flow over real mutual TLS on loopback.
 //!
 //! # Layout
 //! - [`workspace_root`] and [`certs_dir`]: where the committed PKI and fixtures live, so tests
 //!   never depend on the directory they are started from.
+//! - [`identities`]: [`TestIdentity`] (an organisation, or one of the identities the simulator
+//!   must refuse), [`https_client`] / [`https_client_http1`] / [`https_client_builder`]
+//!   (reqwest, trusting only the test CA) and [`rustls_client_config`] for raw TLS tests.
+//! - `tests/main.rs`: the crate's single integration-test binary.
 
 use std::path::PathBuf;
+
+pub mod identities;
+
+pub use identities::{
+    https_client, https_client_builder, https_client_http1, rustls_client_config, test_pki,
+    TestIdentity,
+};
 
 /// The repository root (the folder of the workspace `Cargo.toml`).
 #[must_use]

@@ -1,0 +1,832 @@
+//! The REST v3 surface: routes, request decoding and the one place where platform errors become
+//! HTTP responses ([`ApiError`] and [`error_status`]).
+//!
+//! Handlers never see a certificate: each request carries the verified [`PeerIdentity`] of its
+//! connection, which [`Caller`] turns into the registered SPE (or the platform's "Transação não
+//! autorizada…" answer). Bodies are bounded: JSON by [`Limits::max_json_body`], components by
+//! [`Limits::max_component_bytes`], parts by [`Limits::max_part_bytes`], all counted while they
+//! stream.
+//!
+//! [`Limits::max_json_body`]: crate::config::Limits::max_json_body
+//! [`Limits::max_component_bytes`]: crate::config::Limits::max_component_bytes
+//! [`Limits::max_part_bytes`]: crate::config::Limits::max_part_bytes
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::multipart::{Field, Multipart};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use futures_util::StreamExt as _;
+use http_body_util::BodyExt as _;
+use pen_protocol::api::{
+    EnvioDeDocumento, EnvioDeProcesso, EnvioDeReciboDeTramite, IdentificacaoDeComponente, Recusa,
+};
+use pen_protocol::error::{ErrorKind, CATALOGUE};
+use pen_protocol::hash::ComponentHash;
+use pen_protocol::ids::{Idt, Nre, Ticket};
+use pen_protocol::model::EstruturaOrganizacional;
+use pen_protocol::parse_bool;
+use pen_protocol::ranges::PartRange;
+use pen_protocol::situacao::Situacao;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::blobs::{BlobError, BlobStore, Staged};
+use crate::platform::{Platform, PlatformError, StructureQuery, TramiteQuery};
+use crate::registry::Spe;
+use crate::server::PeerIdentity;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    pub platform: Platform,
+    pub blobs: BlobStore,
+}
+
+type Shared = Arc<AppState>;
+
+// ---------------------------------------------------------------------- errors → HTTP
+
+/// A platform error on its way out.
+#[derive(Debug)]
+pub struct ApiError(pub PlatformError);
+
+impl From<PlatformError> for ApiError {
+    fn from(e: PlatformError) -> Self {
+        ApiError(e)
+    }
+}
+
+fn api(kind: ErrorKind, args: &[(&'static str, &str)]) -> ApiError {
+    ApiError(PlatformError::new(kind, args))
+}
+
+impl From<BlobError> for ApiError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::TooLarge { limit } => api(
+                ErrorKind::CorpoMuitoGrande,
+                &[("limite", &limit.to_string())],
+            ),
+            BlobError::Body(detail) => api(ErrorKind::RequisicaoInvalida, &[("detalhe", &detail)]),
+            BlobError::Io(io) => {
+                tracing::error!(error = %io, "component storage failed");
+                api(ErrorKind::ServicoIndisponivel, &[])
+            }
+        }
+    }
+}
+
+/// The HTTP status of an error: the catalogue's, or 500 for every business error when the
+/// platform mimics production (`business_errors_as_500`). Transport-level answers (unknown route,
+/// body too large, outage) keep their status either way.
+#[must_use]
+pub fn error_status(kind: ErrorKind, business_errors_as_500: bool) -> StatusCode {
+    let status = StatusCode::from_u16(kind.definition().http_status)
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let transport = matches!(
+        kind,
+        ErrorKind::RecursoNaoEncontrado
+            | ErrorKind::CorpoMuitoGrande
+            | ErrorKind::ServicoIndisponivel
+    );
+    if business_errors_as_500 && !transport {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        status
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = error_status(self.0.kind, false);
+        let mut response = (status, Json(self.0.body())).into_response();
+        // The profile may turn the status into 500; `apply_profile` reads this marker.
+        response.extensions_mut().insert(ErrorMarker(self.0.kind));
+        response
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ErrorMarker(ErrorKind);
+
+async fn apply_profile(State(state): State<Shared>, mut response: Response) -> Response {
+    if let Some(ErrorMarker(kind)) = response.extensions().get::<ErrorMarker>().copied() {
+        *response.status_mut() = error_status(kind, state.platform.config().business_errors_as_500);
+    }
+    response
+}
+
+// ---------------------------------------------------------------------- extractors
+
+/// The registered SPE behind the request's client certificate.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub spe: Spe,
+    pub peer: PeerIdentity,
+}
+
+impl FromRequestParts<Shared> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Shared,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(peer) = parts.extensions.get::<PeerIdentity>().cloned() else {
+            // Only reachable when the app is served without the mTLS listener.
+            return Err(api(
+                ErrorKind::CertificadoNaoAutorizado,
+                &[("commonName", "(sem certificado)")],
+            ));
+        };
+        let spe = state
+            .platform
+            .identify(&peer.sha1_fingerprint, &peer.common_name)?;
+        Ok(Caller { spe, peer })
+    }
+}
+
+/// A JSON body read with the platform's limit and answered with the platform's error body when
+/// it does not parse (never axum's plain-text rejection).
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<Shared> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Shared) -> Result<Self, Self::Rejection> {
+        let limit = state.platform.config().limits.max_json_body;
+        let body = http_body_util::Limited::new(req.into_body(), limit);
+        let bytes = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(api(
+                    ErrorKind::CorpoMuitoGrande,
+                    &[("limite", &limit.to_string())],
+                ));
+            }
+            Err(e) => {
+                return Err(api(
+                    ErrorKind::RequisicaoInvalida,
+                    &[("detalhe", &e.to_string())],
+                ))
+            }
+        };
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+            api(
+                ErrorKind::RequisicaoInvalida,
+                &[("detalhe", &format!("JSON inválido: {e}"))],
+            )
+        })
+    }
+}
+
+/// Query parameters as pairs, with PHP bracket keys (`remetente[numeroDe…]`) and dotted keys
+/// (`remetente.numeroDe…`) both read as dotted.
+#[derive(Debug, Default)]
+pub struct QueryMap(HashMap<String, String>);
+
+impl QueryMap {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn flag(&self, key: &str) -> Result<Option<bool>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                parse_bool(v).ok_or_else(|| {
+                    api(
+                        ErrorKind::RequisicaoInvalida,
+                        &[("detalhe", &format!("{key} deve ser booleano: {v:?}"))],
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    fn number<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                v.trim().parse().map_err(|_| {
+                    api(
+                        ErrorKind::RequisicaoInvalida,
+                        &[("detalhe", &format!("{key} deve ser numérico: {v:?}"))],
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    fn estrutura(&self, prefix: &str) -> Result<Option<EstruturaOrganizacional>, ApiError> {
+        let repositorio: Option<u64> =
+            self.number(&format!("{prefix}.identificacaoDoRepositorioDeEstruturas"))?;
+        let estrutura = self.get(&format!("{prefix}.numeroDeIdentificacaoDaEstrutura"));
+        Ok(match (repositorio, estrutura) {
+            (Some(r), Some(e)) => Some(EstruturaOrganizacional::new(r, e)),
+            _ => None,
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(pairs): Query<Vec<(String, String)>> =
+            Query::from_request_parts(parts, state).await.map_err(|e| {
+                api(
+                    ErrorKind::RequisicaoInvalida,
+                    &[("detalhe", &e.body_text())],
+                )
+            })?;
+        Ok(QueryMap(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.replace('[', ".").replace(']', ""), v))
+                .collect(),
+        ))
+    }
+}
+
+fn path_number<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, ApiError> {
+    text.parse().map_err(|_| {
+        api(
+            ErrorKind::RecursoNaoEncontrado,
+            &[("caminho", &format!("{what} {text}"))],
+        )
+    })
+}
+
+fn json<T: Serialize>(value: &T) -> Response {
+    Json(value).into_response()
+}
+
+// ---------------------------------------------------------------------- router
+
+/// The REST v3 application, to be served behind the mTLS listener
+/// ([`Server::serve`](crate::server::Server::serve)).
+pub fn router(state: Shared) -> Router {
+    let uploads = Router::new()
+        .route("/tickets-de-envio-de-componente/{ticket}/protocolos/componentes-a-enviar", put(upload_whole))
+        .route("/tickets-de-envio-de-componente/{ticket}/protocolos/componentes-a-enviar/partes/{range}", put(upload_part))
+        // Bodies are counted while they stream against our own limits instead.
+        .layer(DefaultBodyLimit::disable());
+    let v3 = Router::new()
+        .route("/healthcheck", get(healthcheck))
+        .route("/repositorios-de-estruturas", get(repositorios))
+        .route("/repositorios-de-estruturas/{rep}/estruturas-organizacionais", get(estruturas))
+        .route("/repositorios-de-estruturas/{rep}/estruturas-organizacionais/{id}", get(estrutura))
+        .route("/motivosUrgencia", get(motivos_urgencia))
+        .route("/especies", get(especies))
+        .route("/hipoteses", get(hipoteses))
+        .route("/tramites/processo", post(open_processo))
+        .route("/tramites/documento", post(open_documento))
+        .route(
+            "/tickets-de-envio-de-componente/{ticket}/protocolos/componentes-a-enviar/partes/sinalizacao-termino-envio",
+            post(finish_parts),
+        )
+        .merge(uploads)
+        .route("/tramites/pendentes", get(pendentes))
+        .route("/tramites", get(tramites))
+        .route("/tramites/{idt}", get(metadados).delete(cancelar))
+        .route("/tramites/{idt}/protocolos/componentes-digitais", post(download_whole))
+        .route("/tramites/{idt}/protocolos/componentes-digitais/partes/{range}", post(download_part))
+        .route("/tramites/{idt}/recibo-de-envio", get(recibo_de_envio))
+        .route("/tramites/{idt}/recibo", get(recibo).post(post_recibo))
+        .route("/tramites/{idt}/recusa", post(recusar))
+        .route("/tramites/{idt}/ciencia", get(ciencia));
+    Router::new()
+        .nest(pen_protocol::BASE_PATH.trim_end_matches('/'), v3)
+        .fallback(not_found)
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            apply_profile,
+        ))
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> ApiError {
+    api(
+        ErrorKind::RecursoNaoEncontrado,
+        &[("caminho", &format!("{} {}", req.method(), req.uri().path()))],
+    )
+}
+
+async fn healthcheck() -> Response {
+    json(&serde_json::json!({"status": "ok"}))
+}
+
+// ---------------------------------------------------------------------- catalogue
+
+async fn repositorios(
+    State(s): State<Shared>,
+    _caller: Caller,
+    q: QueryMap,
+) -> Result<Response, ApiError> {
+    let only_active = q.flag("ativo")?.or(q.flag("ativos")?).unwrap_or(false);
+    Ok(json(&s.platform.repositorios(only_active)))
+}
+
+async fn estruturas(
+    State(s): State<Shared>,
+    _caller: Caller,
+    Path(rep): Path<String>,
+    q: QueryMap,
+) -> Result<Response, ApiError> {
+    let rep: u64 = path_number("repositório", &rep)?;
+    let query = StructureQuery {
+        apenas_ativas: q.flag("apenasAtivas")?.unwrap_or(false),
+        raiz: q
+            .get("numeroDeIdentificacaoDaEstruturaRaizDaConsulta")
+            .map(str::to_owned),
+        sigla: q.get("sigla").map(str::to_owned),
+        nome: q.get("nome").map(str::to_owned),
+        registro_inicial: q.number("registroInicial")?,
+        quantidade_de_registros: q.number("quantidadeDeRegistros")?,
+        permite_recebimento: q.flag("permiteRecebimento")?.unwrap_or(false),
+    };
+    Ok(json(&s.platform.estruturas(rep, &query)))
+}
+
+async fn estrutura(
+    State(s): State<Shared>,
+    _caller: Caller,
+    Path((rep, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let rep: u64 = path_number("repositório", &rep)?;
+    Ok(json(&s.platform.estrutura(rep, &id)?))
+}
+
+async fn motivos_urgencia(State(s): State<Shared>, _caller: Caller) -> Response {
+    s.platform.registry(|r| json(&r.motivos_urgencia))
+}
+
+async fn especies(State(s): State<Shared>, _caller: Caller) -> Response {
+    s.platform.registry(|r| json(&r.especies))
+}
+
+async fn hipoteses(
+    State(s): State<Shared>,
+    _caller: Caller,
+    q: QueryMap,
+) -> Result<Response, ApiError> {
+    let ativos = q.flag("ativos")?.or(q.flag("status")?);
+    Ok(s.platform.registry(|r| {
+        let mut view = r.hipoteses.clone();
+        if let Some(active) = ativos {
+            view.hipoteses_legais.retain(|h| h.status == active);
+        }
+        json(&view)
+    }))
+}
+
+// ---------------------------------------------------------------------- opening
+
+async fn open_processo(
+    State(s): State<Shared>,
+    caller: Caller,
+    JsonBody(body): JsonBody<EnvioDeProcesso>,
+) -> Result<Response, ApiError> {
+    Ok(json(&s.platform.open_processo(&caller.spe, body)?))
+}
+
+async fn open_documento(
+    State(s): State<Shared>,
+    caller: Caller,
+    JsonBody(body): JsonBody<EnvioDeDocumento>,
+) -> Result<Response, ApiError> {
+    Ok(json(&s.platform.open_documento(&caller.spe, body)?))
+}
+
+// ---------------------------------------------------------------------- uploads
+
+/// The parts of an upload form: `conteudo` staged while it streams, the two text fields from the
+/// form or (older clients) from the query string.
+struct UploadForm {
+    conteudo: Option<Staged>,
+    hash: Option<String>,
+    protocolo: Option<String>,
+}
+
+async fn text_field(field: Field<'_>) -> Result<String, ApiError> {
+    // Text fields are tiny; 64 KiB is far beyond any hash or protocol.
+    let mut out = Vec::new();
+    let mut field = field;
+    while let Some(chunk) = field.chunk().await.map_err(|e| {
+        api(
+            ErrorKind::RequisicaoInvalida,
+            &[("detalhe", &e.body_text())],
+        )
+    })? {
+        if out.len() + chunk.len() > 64 * 1024 {
+            return Err(api(ErrorKind::CorpoMuitoGrande, &[("limite", "65536")]));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    String::from_utf8(out)
+        .map(|s| s.trim().to_owned())
+        .map_err(|_| {
+            api(
+                ErrorKind::RequisicaoInvalida,
+                &[("detalhe", "campo de texto não é UTF-8")],
+            )
+        })
+}
+
+async fn read_form(
+    s: &AppState,
+    mut multipart: Multipart,
+    q: &QueryMap,
+    limit: u64,
+) -> Result<UploadForm, ApiError> {
+    let mut form = UploadForm {
+        conteudo: None,
+        hash: q.get("hashDoComponenteDigital").map(str::to_owned),
+        protocolo: q.get("protocolo").map(str::to_owned),
+    };
+    let result = async {
+        while let Some(field) = multipart.next_field().await.map_err(|e| {
+            api(
+                ErrorKind::RequisicaoInvalida,
+                &[("detalhe", &e.body_text())],
+            )
+        })? {
+            match field.name() {
+                Some("conteudo") => {
+                    let staged = s
+                        .blobs
+                        .stage(Box::pin(field.map(|c| c.map_err(|e| e.body_text()))), limit)
+                        .await?;
+                    if let Some(previous) = form.conteudo.replace(staged) {
+                        s.blobs.discard(previous).await;
+                    }
+                }
+                Some("hashDoComponenteDigital") => form.hash = Some(text_field(field).await?),
+                Some("protocolo") => form.protocolo = Some(text_field(field).await?),
+                _ => {
+                    // Unknown parts are read and ignored, as Spring would.
+                    let _ = text_field(field).await;
+                }
+            }
+        }
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    if let Err(e) = result {
+        if let Some(staged) = form.conteudo.take() {
+            s.blobs.discard(staged).await;
+        }
+        return Err(e);
+    }
+    Ok(form)
+}
+
+fn required(value: Option<String>, name: &str) -> Result<String, ApiError> {
+    value.filter(|v| !v.is_empty()).ok_or_else(|| {
+        api(
+            ErrorKind::RequisicaoInvalida,
+            &[("detalhe", &format!("parâmetro {name} não informado"))],
+        )
+    })
+}
+
+async fn multipart_of(req: Request, s: &Shared) -> Result<Multipart, ApiError> {
+    Multipart::from_request(req, s).await.map_err(|e| {
+        api(
+            ErrorKind::RequisicaoInvalida,
+            &[("detalhe", &e.body_text())],
+        )
+    })
+}
+
+async fn upload_whole(
+    State(s): State<Shared>,
+    caller: Caller,
+    Path(ticket): Path<String>,
+    q: QueryMap,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let ticket = Ticket(path_number("ticket", &ticket)?);
+    let limit = s.platform.config().limits.max_component_bytes;
+    let form = read_form(&s, multipart_of(req, &s).await?, &q, limit).await?;
+    let Some(staged) = form.conteudo else {
+        return Err(api(
+            ErrorKind::RequisicaoInvalida,
+            &[("detalhe", "parte conteudo não informada")],
+        ));
+    };
+    let checked = (|| {
+        Ok::<_, ApiError>((
+            required(form.hash, "hashDoComponenteDigital")?,
+            required(form.protocolo, "protocolo")?,
+        ))
+    })();
+    let (hash, protocolo) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            s.blobs.discard(staged).await;
+            return Err(e);
+        }
+    };
+    match s.platform.accept_component(
+        &caller.spe,
+        ticket,
+        &hash,
+        &protocolo,
+        staged.hash,
+        staged.len,
+    ) {
+        Ok(()) => {
+            s.blobs.commit(staged).await?;
+            Ok(StatusCode::OK.into_response())
+        }
+        Err(e) => {
+            s.blobs.discard(staged).await;
+            Err(e.into())
+        }
+    }
+}
+
+async fn upload_part(
+    State(s): State<Shared>,
+    caller: Caller,
+    Path((ticket, range)): Path<(String, String)>,
+    q: QueryMap,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let ticket = Ticket(path_number("ticket", &ticket)?);
+    let range: PartRange = path_number("parte", &range)?;
+    let limit = s.platform.config().limits.max_part_bytes;
+    let form = read_form(&s, multipart_of(req, &s).await?, &q, limit).await?;
+    let Some(staged) = form.conteudo else {
+        return Err(api(
+            ErrorKind::RequisicaoInvalida,
+            &[("detalhe", "parte conteudo não informada")],
+        ));
+    };
+    let checked = (|| {
+        let hash = required(form.hash, "hashDoComponenteDigital")?;
+        let protocolo = required(form.protocolo, "protocolo")?;
+        s.platform
+            .check_part(&caller.spe, ticket, &hash, &protocolo, range)?;
+        if staged.len != range.len() {
+            return Err(api(
+                ErrorKind::TamanhoNaoConfere,
+                &[
+                    ("recebido", &staged.len.to_string()),
+                    ("informado", &range.len().to_string()),
+                ],
+            ));
+        }
+        let parsed = ComponentHash::from_base64(&hash).map_err(|_| {
+            api(
+                ErrorKind::ComponenteNaoSolicitado,
+                &[("hash", &hash), ("protocolo", &protocolo)],
+            )
+        })?;
+        Ok((hash, parsed))
+    })();
+    let (hash, parsed) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            s.blobs.discard(staged).await;
+            return Err(e);
+        }
+    };
+    s.blobs.place_part(ticket, &parsed, range, staged).await?;
+    s.platform.record_part(ticket, &hash, range);
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn finish_parts(
+    State(s): State<Shared>,
+    caller: Caller,
+    Path(ticket): Path<String>,
+    JsonBody(body): JsonBody<IdentificacaoDeComponente>,
+) -> Result<Response, ApiError> {
+    let ticket = Ticket(path_number("ticket", &ticket)?);
+    let IdentificacaoDeComponente {
+        hash_do_componente_digital: hash,
+        protocolo,
+    } = body;
+    let size = s
+        .platform
+        .check_parts_complete(&caller.spe, ticket, &hash, &protocolo)?;
+    let parsed = ComponentHash::from_base64(&hash).map_err(|_| {
+        api(
+            ErrorKind::ComponenteNaoSolicitado,
+            &[("hash", &hash), ("protocolo", &protocolo)],
+        )
+    })?;
+    let assembled = s.blobs.assembled(ticket, &parsed, size).await?;
+    match s.platform.accept_component(
+        &caller.spe,
+        ticket,
+        &hash,
+        &protocolo,
+        assembled.hash,
+        assembled.len,
+    ) {
+        Ok(()) => {
+            s.blobs.commit(assembled).await?;
+            Ok(StatusCode::OK.into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------------- feed and reads
+
+async fn pendentes(
+    State(s): State<Shared>,
+    caller: Caller,
+    q: QueryMap,
+) -> Result<Response, ApiError> {
+    // `todas` is validated but, until the long-poll host delivers pendencies, every pendency is
+    // still undelivered, so both answers are the full list.
+    let _todas = q.flag("todas")?;
+    Ok(json(&s.platform.pendencias(&caller.spe)))
+}
+
+fn idt_of(text: &str) -> Result<Idt, ApiError> {
+    path_number("trâmite", text)
+}
+
+async fn metadados(
+    State(s): State<Shared>,
+    caller: Caller,
+    Path(idt): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(json(&s.platform.metadados(&caller.spe, idt_of(&idt)?)?))
+}
+
+async fn tramites(
+    State(s): State<Shared>,
+    caller: Caller,
+    q: QueryMap,
+) -> Result<Response, ApiError> {
+    let query = TramiteQuery {
+        idt: q.number::<u64>("IDT")?.map(Idt),
+        nre: q
+            .get("NRE")
+            .map(|n| {
+                Nre::parse(n).map_err(|e| {
+                    api(
+                        ErrorKind::RequisicaoInvalida,
+                        &[("detalhe", &e.to_string())],
+                    )
+                })
+            })
+            .transpose()?,
+        remetente: q.estrutura("remetente")?,
+        destinatario: q.estrutura("destinatario")?,
+        protocolo: q.get("protocolo").map(str::to_owned),
+        situacao_atual: q
+            .number::<u64>("situacaoAtual")?
+            .map(|c| {
+                Situacao::from_code(c).ok_or_else(|| {
+                    api(
+                        ErrorKind::RequisicaoInvalida,
+                        &[("detalhe", &format!("situacaoAtual inválida: {c}"))],
+                    )
+                })
+            })
+            .transpose()?,
+        quantidade_de_registros: q.number("quantidadeDeRegistros")?,
+    };
+    Ok(json(&s.platform.tramites(&caller.spe, &query)))
+}
+
+// ---------------------------------------------------------------------- downloads
+
+async fn serve_download(
+    s: &AppState,
+    caller: &Caller,
+    idt: &str,
+    body: IdentificacaoDeComponente,
+    range: Option<PartRange>,
+) -> Result<Response, ApiError> {
+    let idt = idt_of(idt)?;
+    let plan = s
+        .platform
+        .download(&caller.spe, idt, &body.hash_do_componente_digital, range)?;
+    let stream = s
+        .blobs
+        .base64_range(&plan.hash, plan.range)
+        .await
+        .map_err(|_| {
+            api(
+                ErrorKind::BinarioIndisponivel,
+                &[("hash", &body.hash_do_componente_digital)],
+            )
+        })?;
+    let mut response = Body::from_stream(stream).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=UTF-8"),
+    );
+    Ok(response)
+}
+
+async fn download_whole(
+    State(s): State<Shared>,
+    caller: Caller,
+    Path(idt): Path<String>,
+    JsonBody(body): JsonBody<IdentificacaoDeComponente>,
+) -> Result<Response, ApiError> {
+    serve_download(&s, &caller, &idt, body, None).await
+}
+
+async fn download_part(
+    State(s): State<Shared>,
+    caller: Caller,
+    Path((idt, range)): Path<(String, String)>,
+    JsonBody(body): JsonBody<IdentificacaoDeComponente>,
+) -> Result<Response, ApiError> {
+    let range: PartRange = path_number("parte", &range)?;
+    serve_download(&s, &caller, &idt, body, Some(range)).await
+}
+
+// ---------------------------------------------------------------------- receipts, cancel, refuse
+
+async fn recibo_de_envio(
+    State(s): State<Shared>,
+    caller: Caller,
+    Path(idt): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(json(
+        &s.platform.recibo_de_envio(&caller.spe, idt_of(&idt)?)?,
+    ))
+}
+
+async fn recibo(
+    State(s): State<Shared>,
+    caller: Caller,
+    Path(idt): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(json(&s.platform.recibo(&caller.spe, idt_of(&idt)?)?))
+}
+
+async fn post_recibo(
+    State(s): State<Shared>,
+    caller: Caller,
+    Path(idt): Path<String>,
+    JsonBody(body): JsonBody<EnvioDeReciboDeTramite>,
+) -> Result<Response, ApiError> {
+    s.platform.post_recibo(
+        &caller.spe,
+        &caller.peer.certificate_der,
+        idt_of(&idt)?,
+        &body,
+    )?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn cancelar(
+    State(s): State<Shared>,
+    caller: Caller,
+    Path(idt): Path<String>,
+) -> Result<Response, ApiError> {
+    s.platform.cancelar(&caller.spe, idt_of(&idt)?)?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn recusar(
+    State(s): State<Shared>,
+    caller: Caller,
+    Path(idt): Path<String>,
+    JsonBody(body): JsonBody<Recusa>,
+) -> Result<Response, ApiError> {
+    s.platform.recusar(&caller.spe, idt_of(&idt)?, &body)?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn ciencia(
+    State(s): State<Shared>,
+    caller: Caller,
+    Path(idt): Path<String>,
+) -> Result<Response, ApiError> {
+    s.platform.ciencia(&caller.spe, idt_of(&idt)?)?;
+    Ok(json(
+        &serde_json::json!({"status": "sucesso", "mensagem": "Ciência registrada com sucesso."}),
+    ))
+}
+
+/// Every catalogue code is answerable: keeps the catalogue and the mapping in one review.
+#[must_use]
+pub fn statuses(business_errors_as_500: bool) -> Vec<(ErrorKind, StatusCode)> {
+    CATALOGUE
+        .iter()
+        .map(|d| (d.kind, error_status(d.kind, business_errors_as_500)))
+        .collect()
+}

@@ -1,0 +1,198 @@
+//! The platform's records: trâmites, NREs and the indexes that keep the pending feed and the
+//! automatic-cancellation timer cheap. Storage types, not wire types: they convert at the edge.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use pen_protocol::ids::{Idt, Nre, Ticket};
+use pen_protocol::model::{
+    DocumentoAvulso, EstruturaOrganizacional, Processo, PropriedadeAdicional,
+};
+use pen_protocol::ranges::PartRange;
+use pen_protocol::situacao::{Actor, Situacao};
+use pen_protocol::tables::MotivoRecusa;
+use time::OffsetDateTime;
+
+/// What a trâmite carries.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    Processo(Processo),
+    Documento(DocumentoAvulso),
+}
+
+/// One component as declared in the metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredComponent {
+    /// Base64 SHA-256.
+    pub hash: String,
+    pub size: u64,
+    /// Protocol of the process (or apensado, or documento avulso) it belongs to.
+    pub protocolo: String,
+    /// Inside a `retirado` document: never requested, never pending.
+    pub retirado: bool,
+}
+
+/// The recipient's recibo de conclusão as accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecibo {
+    pub data_de_recebimento: String,
+    pub signature: String,
+    /// The certificate the recipient authenticated with (base64 DER goes out as
+    /// `cadeiaDoCertificado`).
+    pub certificate_der: Vec<u8>,
+}
+
+/// The platform's recibo de envio.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReciboDeEnvio {
+    pub data: String,
+    pub hashes: Vec<String>,
+    pub signature: String,
+}
+
+/// One trâmite.
+#[derive(Debug, Clone)]
+pub struct TramiteRecord {
+    pub idt: Idt,
+    pub nre: Nre,
+    pub ticket: Ticket,
+    pub remetente: EstruturaOrganizacional,
+    pub destinatario: EstruturaOrganizacional,
+    pub unidade_receptora: Option<EstruturaOrganizacional>,
+    pub sender: String,
+    pub recipient: String,
+    pub payload: Payload,
+    /// Protocol of the main process or of the documento avulso.
+    pub protocolo: String,
+    pub propriedades_adicionais: Vec<PropriedadeAdicional>,
+    pub urgente: Option<bool>,
+    pub motivo_da_urgencia: Option<u32>,
+    pub situacao: Situacao,
+    pub history: Vec<(Situacao, OffsetDateTime)>,
+    /// All declared components, by hash (a hash shared by several documents appears once).
+    pub components: BTreeMap<String, DeclaredComponent>,
+    /// Hashes the sender must upload, in declaration order.
+    pub requested: Vec<String>,
+    pub received: BTreeSet<String>,
+    /// Hashes the recipient must download and will sign (frozen when the trâmite reaches 2).
+    pub pending_for_recipient: Vec<String>,
+    pub downloaded: BTreeSet<String>,
+    pub recusa: Option<(MotivoRecusa, String)>,
+    pub recibo_de_envio: Option<StoredReciboDeEnvio>,
+    pub recibo: Option<StoredRecibo>,
+    pub reproducao: bool,
+    pub last_download: Option<OffsetDateTime>,
+}
+
+impl TramiteRecord {
+    /// When the trâmite last changed situação (what the automatic cancellation counts from).
+    #[must_use]
+    pub fn last_change(&self) -> Option<OffsetDateTime> {
+        self.history.last().map(|(_, at)| *at)
+    }
+
+    /// The role of an SPE in this trâmite.
+    #[must_use]
+    pub fn role_of(&self, spe: &str) -> Option<Actor> {
+        if self.sender == spe {
+            Some(Actor::Sender)
+        } else if self.recipient == spe {
+            Some(Actor::Recipient)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the trâmite waits for this SPE (`rest-v3.md` §4.3).
+    #[must_use]
+    pub fn pending_for(&self, spe: &str) -> bool {
+        match self.situacao.pending_for() {
+            Some(Actor::Sender) => self.sender == spe,
+            Some(Actor::Recipient) => self.recipient == spe,
+            // Status 1 is shown to the sender only for reproductions (it must re-upload).
+            _ => self.reproducao && self.situacao == Situacao::Iniciado && self.sender == spe,
+        }
+    }
+}
+
+/// What the platform knows of one NRE across its hops.
+#[derive(Debug, Clone, Default)]
+pub struct NreRecord {
+    pub protocolo: String,
+    /// Component hashes of each document by `ordem`, as first transferred (rule 0047).
+    pub documents: BTreeMap<u32, Vec<String>>,
+    /// Which organisations hold which hashes.
+    pub holders: HashMap<String, BTreeSet<String>>,
+    /// Trâmites of this NRE, oldest first.
+    pub tramites: Vec<Idt>,
+}
+
+/// Chunked uploads in progress: which byte ranges of a component arrived.
+#[derive(Debug, Clone, Default)]
+pub struct PartsInProgress {
+    pub ranges: Vec<PartRange>,
+}
+
+impl PartsInProgress {
+    /// Bytes of `[0, size)` not covered by any received part.
+    #[must_use]
+    pub fn missing(&self, size: u64) -> u64 {
+        let mut ranges = self.ranges.clone();
+        ranges.sort();
+        let mut covered_until = 0u64;
+        let mut missing = 0u64;
+        for r in ranges {
+            if r.inicio > covered_until {
+                missing += r.inicio - covered_until;
+            }
+            covered_until = covered_until.max(r.fim);
+        }
+        missing + size.saturating_sub(covered_until)
+    }
+}
+
+/// All mutable state of the platform.
+#[derive(Debug, Default)]
+pub struct State {
+    pub next_idt: u64,
+    pub next_ticket: u64,
+    pub next_nre: u64,
+    pub tramites: BTreeMap<Idt, TramiteRecord>,
+    pub tickets: HashMap<Ticket, Vec<Idt>>,
+    pub nres: HashMap<Nre, NreRecord>,
+    /// (ticket, hash) → parts received so far.
+    pub parts: HashMap<(Ticket, String), PartsInProgress>,
+    /// Trâmites each SPE is a party of.
+    pub by_spe: HashMap<String, BTreeSet<Idt>>,
+    /// Trâmites in 1–4 by the instant they become idle for too long.
+    pub deadlines: BTreeSet<(OffsetDateTime, Idt)>,
+}
+
+impl State {
+    #[must_use]
+    pub fn new() -> Self {
+        State {
+            next_idt: 1,
+            next_ticket: 1,
+            next_nre: 1,
+            ..State::default()
+        }
+    }
+
+    pub fn allocate_idt(&mut self) -> Idt {
+        let idt = Idt(self.next_idt);
+        self.next_idt += 1;
+        idt
+    }
+
+    pub fn allocate_ticket(&mut self) -> Ticket {
+        let ticket = Ticket(self.next_ticket);
+        self.next_ticket += 1;
+        ticket
+    }
+
+    pub fn allocate_nre(&mut self, year: u16) -> Nre {
+        let nre = Nre::issue(self.next_nre, year);
+        self.next_nre += 1;
+        nre
+    }
+}

@@ -1,0 +1,182 @@
+//! Putting the pieces together: the test PKI, the registry, the platform, the component store and
+//! the mTLS listener, plus the timer that lets automatic cancellation happen when nobody calls.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls_pki_types::pem::PemObject as _;
+use thiserror::Error;
+
+use crate::blobs::BlobStore;
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::PlatformConfig;
+use crate::http::{router, AppState};
+use crate::pki::{Pki, PkiError};
+use crate::platform::{Platform, PlatformSigner};
+use crate::registry::{Registry, RegistryError};
+use crate::server::{HandshakeObserver, Server};
+
+/// Why the simulator could not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("test PKI: {0}")]
+    Pki(#[from] PkiError),
+    #[error("registry: {0}")]
+    Registry(#[from] RegistryError),
+    #[error("platform signing key: {0}")]
+    Signer(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("component store: {0}")]
+    Blobs(std::io::Error),
+}
+
+/// How to start a simulator.
+#[derive(Debug, Clone)]
+pub struct SimulatorOptions {
+    /// Folder of the test PKI (`certs/` in the repository).
+    pub pki_dir: PathBuf,
+    pub addr: SocketAddr,
+    pub config: PlatformConfig,
+    pub clock: SharedClock,
+    /// Where component bytes live; a temporary folder when `None`.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl SimulatorOptions {
+    /// The committed PKI in `pki_dir`, loopback port 0, the default (`strict`) profile, the
+    /// system clock.
+    #[must_use]
+    pub fn new(pki_dir: impl Into<PathBuf>) -> Self {
+        SimulatorOptions {
+            pki_dir: pki_dir.into(),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            config: PlatformConfig::default(),
+            clock: Arc::new(SystemClock::new()),
+            data_dir: None,
+        }
+    }
+}
+
+/// A bound, not yet running, simulator.
+pub struct Simulator {
+    server: Server,
+    state: Arc<AppState>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("addr", &self.server.local_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    /// Loads everything and binds the listener (port 0 allowed).
+    ///
+    /// # Errors
+    /// [`StartError`] for each thing that can be missing or wrong.
+    pub async fn bind(options: SimulatorOptions) -> Result<Self, StartError> {
+        let pki = Pki::load(&options.pki_dir)?;
+        let registry = Registry::from_fixtures(pki.manifest())?;
+        let platform_pem = std::fs::read(pki.path(&pki.manifest().platform.identity_pem))
+            .map_err(|e| StartError::Signer(e.to_string()))?;
+        let signer = pen_protocol::receipt::ReceiptSigner::from_pem(&platform_pem)
+            .map_err(|e| StartError::Signer(e.to_string()))?;
+        let certificate_der = rustls_pki_types::CertificateDer::from_pem_slice(&platform_pem)
+            .map_err(|e| StartError::Signer(e.to_string()))?
+            .to_vec();
+        let platform = Platform::new(
+            options.config,
+            registry,
+            options.clock,
+            PlatformSigner {
+                signer,
+                certificate_der,
+            },
+        );
+        let blobs = match &options.data_dir {
+            Some(dir) => BlobStore::open(dir),
+            None => BlobStore::temporary(),
+        }
+        .map_err(StartError::Blobs)?;
+        let tls = Arc::new(pki.server_config()?);
+        let server = Server::bind(options.addr, tls)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: options.addr,
+                source,
+            })?;
+        Ok(Simulator {
+            server,
+            state: Arc::new(AppState { platform, blobs }),
+        })
+    }
+
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// `https://127.0.0.1:PORT/interoperabilidade/rest/v3/`.
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        format!("https://{}{}", self.local_addr(), pen_protocol::BASE_PATH)
+    }
+
+    /// The shared state (platform and component store).
+    #[must_use]
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Reports refused handshakes (the journal's hook).
+    #[must_use]
+    pub fn with_handshake_observer(mut self, observer: HandshakeObserver) -> Self {
+        self.server = self.server.with_handshake_observer(observer);
+        self
+    }
+
+    /// Serves until `shutdown` resolves.
+    ///
+    /// # Errors
+    /// Listener errors that cannot be retried.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let (stop_timer, timer_stopped) = tokio::sync::watch::channel(false);
+        let timer = tokio::spawn(run_timer(self.state.clone(), timer_stopped));
+        let app = router(self.state.clone());
+        let result = self.server.serve(app, shutdown).await;
+        let _ = stop_timer.send(true);
+        let _ = timer.await;
+        result
+    }
+}
+
+/// Lets the platform's automatic cancellation act without a request: at once when a manual clock
+/// jumps, otherwise once a (real) second, which is O(1) when nothing is due.
+async fn run_timer(state: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut jumps = state.platform.clock().subscribe();
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    let mut clock_signals = true;
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            changed = jumps.changed(), if clock_signals => {
+                // A clock that can no longer signal leaves the periodic tick only.
+                clock_signals = changed.is_ok();
+            }
+            _ = stop.changed() => return,
+        }
+        state.platform.tick();
+    }
+}
