@@ -40,4 +40,4 @@ step "docs (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps
 
 step "benches compile"
-cargo bench --locked --workspace --no-run
+cargo bench --locked -p pen-benches --no-run

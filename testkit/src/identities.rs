@@ -114,7 +114,6 @@ pub fn test_pki() -> Pki {
 ///
 /// # Panics
 /// When the PKI files cannot be read or parsed.
-#[must_use]
 pub fn https_client_builder(identity: &TestIdentity) -> reqwest::ClientBuilder {
     let pki = test_pki();
     let ca_path = pki.path(&pki.manifest().ca);

@@ -16,6 +16,7 @@
 use std::path::PathBuf;
 
 pub mod identities;
+pub mod sim;
 
 pub use identities::{
     https_client, https_client_builder, https_client_http1, rustls_client_config, test_pki,
