@@ -27,7 +27,7 @@ use http_body_util::BodyExt as _;
 use pen_protocol::api::{
     EnvioDeDocumento, EnvioDeProcesso, EnvioDeReciboDeTramite, IdentificacaoDeComponente, Recusa,
 };
-use pen_protocol::error::{ErrorKind, CATALOGUE};
+use pen_protocol::error::ErrorKind;
 use pen_protocol::hash::ComponentHash;
 use pen_protocol::ids::{Idt, Nre, Ticket};
 use pen_protocol::model::EstruturaOrganizacional;
@@ -304,7 +304,8 @@ pub fn router(state: Shared) -> Router {
         .route("/tramites/{idt}/recibo-de-envio", get(recibo_de_envio))
         .route("/tramites/{idt}/recibo", get(recibo).post(post_recibo))
         .route("/tramites/{idt}/recusa", post(recusar))
-        .route("/tramites/{idt}/ciencia", get(ciencia));
+        .route("/tramites/{idt}/ciencia", get(ciencia))
+        .route("/NREs/{nre}/destinatarios/{rep}/{estrutura}/reproducoes-de-tramite", post(reproduzir));
     Router::new()
         .nest(pen_protocol::BASE_PATH.trim_end_matches('/'), v3)
         .fallback(not_found)
@@ -822,11 +823,61 @@ async fn ciencia(
     ))
 }
 
-/// Every catalogue code is answerable: keeps the catalogue and the mapping in one review.
-#[must_use]
-pub fn statuses(business_errors_as_500: bool) -> Vec<(ErrorKind, StatusCode)> {
-    CATALOGUE
-        .iter()
-        .map(|d| (d.kind, error_status(d.kind, business_errors_as_500)))
-        .collect()
+async fn reproduzir(
+    State(s): State<Shared>,
+    caller: Caller,
+    Path((nre, rep, estrutura)): Path<(String, String, String)>,
+    JsonBody(_ignored): JsonBody<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    // The SEI module posts `[]`; the body carries nothing the platform needs.
+    let nre = Nre::parse(&nre).map_err(|e| {
+        api(
+            ErrorKind::RequisicaoInvalida,
+            &[("detalhe", &e.to_string())],
+        )
+    })?;
+    let destinatario = EstruturaOrganizacional::new(path_number("repositório", &rep)?, estrutura);
+    Ok(json(&s.platform.reproduzir(
+        &caller.spe,
+        &nre,
+        &destinatario,
+    )?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_the_catalogue_or_the_production_500() {
+        assert_eq!(
+            error_status(ErrorKind::ValidacaoDeCampos, false),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            error_status(ErrorKind::TramiteNaoAutorizado, false),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            error_status(ErrorKind::HashDeDocumentoInconsistente, false),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            error_status(ErrorKind::ValidacaoDeCampos, true),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        // Transport-level answers keep their status in every profile.
+        assert_eq!(
+            error_status(ErrorKind::RecursoNaoEncontrado, true),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            error_status(ErrorKind::CorpoMuitoGrande, true),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(
+            error_status(ErrorKind::ServicoIndisponivel, true),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
 }

@@ -23,8 +23,8 @@ use pen_protocol::api::{
     ComponentesSolicitados, ConsultaDeTramites, ConteudoDoReciboDeEnvio, ConteudoDoReciboDeTramite,
     EnvioDeDocumento, EnvioDeProcesso, EnvioDeReciboDeTramite, Estrutura, EstruturasEncontradas,
     Metadados, MudancaDeSituacao, Pendencia, ReciboDeEnvio, ReciboDeTramite, Recusa,
-    RepositorioDeEstruturas, Timestamp, Tramite, TramiteDeDocumentoCriado, TramiteDeProcessoCriado,
-    TramitesDeDocumentoCriados,
+    RepositorioDeEstruturas, ReproducaoDeTramite, Timestamp, Tramite, TramiteDeDocumentoCriado,
+    TramiteDeProcessoCriado, TramitesDeDocumentoCriados,
 };
 use pen_protocol::datetime;
 use pen_protocol::error::{validation_list, ErrorBody, ErrorKind};
@@ -1355,6 +1355,110 @@ impl<S: Store> Platform<S> {
             Event::AcknowledgeRefusal,
             "ciência de recusa",
         )
+    }
+
+    /// `POST NREs/{nre}/destinatarios/{rep}/{estrutura}/reproducoes-de-tramite`: the recipient
+    /// of the last completed trâmite of an NRE asks for it again; the platform opens a new
+    /// trâmite in situação 1 from the original sender, who sees it as pendência 1 and re-uploads
+    /// every component with the ticket its metadata carry (`rest-v3.md` §2.13).
+    ///
+    /// # Errors
+    /// Unknown NRE; not the recipient of that destination; `0044` while a trâmite of the NRE is
+    /// open; nothing completed or nothing valid to reproduce.
+    pub fn reproduzir(
+        &self,
+        spe: &Spe,
+        nre: &Nre,
+        destinatario: &EstruturaOrganizacional,
+    ) -> Result<ReproducaoDeTramite> {
+        let now = self.clock.now();
+        self.with_state(now, |state| {
+            let record = state
+                .nres
+                .get(nre)
+                .ok_or_else(|| err(ErrorKind::NreNaoEncontrado, &[("nre", nre.as_str())]))?;
+            let tramites: Vec<&TramiteRecord> = record
+                .tramites
+                .iter()
+                .filter_map(|i| state.tramites.get(i))
+                .collect();
+            if tramites.iter().any(|t| !t.situacao.is_terminal()) {
+                return Err(err(
+                    ErrorKind::TramiteEmAndamentoParaDestinatario,
+                    &[("nre", nre.as_str())],
+                ));
+            }
+            let last = tramites
+                .iter()
+                .rev()
+                .find(|t| {
+                    &t.destinatario == destinatario
+                        && t.situacao == Situacao::ReciboRecebidoRemetente
+                })
+                .ok_or_else(|| {
+                    err(
+                        ErrorKind::ReproducaoSemComponentes,
+                        &[("protocolo", &record.protocolo)],
+                    )
+                })?;
+            if last.recipient != spe.id {
+                return Err(err(
+                    ErrorKind::TramiteNaoAutorizado,
+                    &[("idt", &last.idt.to_string())],
+                ));
+            }
+            let requested = unique_in_order(
+                last.components
+                    .values()
+                    .filter(|c| !c.retirado)
+                    .map(|c| c.hash.clone()),
+            );
+            if requested.is_empty() {
+                return Err(err(
+                    ErrorKind::ReproducaoSemComponentes,
+                    &[("protocolo", &record.protocolo)],
+                ));
+            }
+            let mut copy = (*last).clone();
+            let components: Vec<DeclaredComponent> = copy.components.values().cloned().collect();
+            let idt = state.allocate_idt();
+            let ticket = state.allocate_ticket();
+            copy.idt = idt;
+            copy.ticket = ticket;
+            copy.situacao = Situacao::NaoIniciado;
+            copy.history.clear();
+            copy.requested.clone_from(&requested);
+            copy.received.clear();
+            copy.pending_for_recipient.clear();
+            copy.downloaded.clear();
+            copy.recusa = None;
+            copy.recibo_de_envio = None;
+            copy.recibo = None;
+            copy.reproducao = true;
+            copy.last_download = None;
+            let protocolo = copy.protocolo.clone();
+            self.insert_tramite(state, copy, now);
+            state.tickets.insert(ticket, vec![idt]);
+            state
+                .nres
+                .entry(nre.clone())
+                .or_default()
+                .tramites
+                .push(idt);
+            Ok(ReproducaoDeTramite {
+                tramite_de_processo_criado: TramiteDeProcessoCriado {
+                    idt,
+                    nre: nre.clone(),
+                    ticket_para_envio_de_componentes_digitais: ticket,
+                    data_hora_de_registro_do_tramite: Some(self.timestamp(now)),
+                    processos_com_componentes_digitais_solicitados: solicitados(
+                        &protocolo,
+                        &components,
+                        &requested,
+                    ),
+                },
+            })
+        })
     }
 
     /// The situação of a trâmite, for tests and the control plane.
