@@ -313,7 +313,46 @@ pub fn router(state: Shared) -> Router {
             state.clone(),
             apply_profile,
         ))
+        // Outermost, so that it records the status the client really gets.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            record_request,
+        ))
         .with_state(state)
+}
+
+/// Journals every request: caller, method, path, final status, error code and the time until the
+/// response head was ready (a streamed body goes on after that).
+async fn record_request(
+    State(s): State<Shared>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let peer = req.extensions().get::<PeerIdentity>().cloned();
+    let response = next.run(req).await;
+    let spe = peer.as_ref().and_then(|p| {
+        s.platform.registry(|r| {
+            r.spe_by_fingerprint(&p.sha1_fingerprint)
+                .map(|x| x.id.clone())
+        })
+    });
+    let event = crate::journal::Event::Request {
+        spe,
+        common_name: peer.map(|p| p.common_name).unwrap_or_default(),
+        method,
+        path,
+        status: response.status().as_u16(),
+        duration_micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        error_code: response
+            .extensions()
+            .get::<ErrorMarker>()
+            .map(|m| m.0.code().to_owned()),
+    };
+    s.platform.journal().record(s.platform.clock().now(), event);
+    response
 }
 
 async fn not_found(req: Request) -> ApiError {

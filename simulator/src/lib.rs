@@ -18,6 +18,7 @@ pub mod blobs;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod journal;
 pub mod pki;
 pub mod platform;
 pub mod registry;

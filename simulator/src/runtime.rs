@@ -17,7 +17,7 @@ use crate::http::{router, AppState};
 use crate::pki::{Pki, PkiError};
 use crate::platform::{Platform, PlatformSigner};
 use crate::registry::{Registry, RegistryError};
-use crate::server::{HandshakeObserver, Server};
+use crate::server::{HandshakeFailure, Server};
 
 /// Why the simulator could not start.
 #[derive(Debug, Error)]
@@ -114,6 +114,14 @@ impl Simulator {
                 addr: options.addr,
                 source,
             })?;
+        let (journal, clock) = (platform.journal().clone(), platform.clock().clone());
+        let server = server.with_handshake_observer(Arc::new(move |failure: HandshakeFailure| {
+            let event = crate::journal::Event::HandshakeRefused {
+                peer: failure.peer.to_string(),
+                reason: failure.reason,
+            };
+            journal.record(clock.now(), event);
+        }));
         Ok(Simulator {
             server,
             state: Arc::new(AppState { platform, blobs }),
@@ -135,13 +143,6 @@ impl Simulator {
     #[must_use]
     pub fn state(&self) -> Arc<AppState> {
         self.state.clone()
-    }
-
-    /// Reports refused handshakes (the journal's hook).
-    #[must_use]
-    pub fn with_handshake_observer(mut self, observer: HandshakeObserver) -> Self {
-        self.server = self.server.with_handshake_observer(observer);
-        self
     }
 
     /// Serves until `shutdown` resolves.

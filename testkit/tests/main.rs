@@ -3,6 +3,9 @@
 // The whole binary is test code; a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod catalogue;
 mod common;
 mod flows;
 mod identities;
+mod journal;
+mod queries;

@@ -37,8 +37,11 @@ use pen_protocol::situacao::{transition, Actor, Event, Situacao, TransitionError
 use pen_protocol::tables::JUSTIFICATIVA_MAX_CHARS;
 use time::OffsetDateTime;
 
+use std::sync::Arc;
+
 use crate::clock::SharedClock;
 use crate::config::{MissingNre, PlatformConfig, ReceiptDate, TimestampFormat};
+use crate::journal::{self, Journal};
 use crate::registry::{Registry, Spe};
 use state::{DeclaredComponent, Payload, State, StoredRecibo, StoredReciboDeEnvio, TramiteRecord};
 use validate::{Findings, Validator};
@@ -160,6 +163,7 @@ pub struct Platform<S: Store = MemoryStore> {
     store: S,
     clock: SharedClock,
     signer: PlatformSigner,
+    journal: Arc<Journal>,
 }
 
 fn lower_accents(text: &str) -> String {
@@ -215,6 +219,7 @@ impl<S: Store> Platform<S> {
             store,
             clock,
             signer,
+            journal: Arc::new(Journal::default()),
         }
     }
 
@@ -226,6 +231,12 @@ impl<S: Store> Platform<S> {
     #[must_use]
     pub fn clock(&self) -> &SharedClock {
         &self.clock
+    }
+
+    /// What every party did.
+    #[must_use]
+    pub fn journal(&self) -> &Arc<Journal> {
+        &self.journal
     }
 
     /// Read access to the registry.
@@ -302,6 +313,21 @@ impl<S: Store> Platform<S> {
         }
         record.situacao = t.to;
         record.history.push((t.to, now));
+        let spe = match actor {
+            Actor::Sender => Some(record.sender.clone()),
+            Actor::Recipient => Some(record.recipient.clone()),
+            Actor::Platform => None,
+        };
+        self.journal.record(
+            now,
+            journal::Event::StateChange {
+                idt,
+                from: t.from,
+                to: t.to,
+                actor: actor.into(),
+                spe,
+            },
+        );
         if matches!(t.to.code(), 1..=4) {
             state
                 .deadlines
