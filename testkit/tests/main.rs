@@ -7,5 +7,8 @@ mod catalogue;
 mod common;
 mod flows;
 mod identities;
+mod profiles;
 mod journal;
+mod reproduction;
 mod queries;
+mod samples;

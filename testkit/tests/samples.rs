@@ -2,13 +2,13 @@
 //! a retirado document, one file in two documents. What the platform asks for, and a full
 //! reception of each.
 
-use pen_protocol::api::{TramiteDeProcessoCriado, TramiteDeProcessoCriado as Criado};
+use pen_protocol::api::TramiteDeProcessoCriado;
 use pen_protocol::situacao::Situacao;
 use pen_testkit::sim::{spawn_simulator, Api, TestSimulator};
 use serde_json::Value;
 
 use crate::common::{
-    download_all, envio, post_recibo, processo, situacao, tramite, upload, ORG_A, ORG_B,
+    bytes_of, download_all, envio, post_recibo, processo, situacao, tramite, upload, ORG_A, ORG_B,
 };
 
 /// Every declared hash of a sample, in document order (apensados after the main process).
@@ -47,7 +47,7 @@ async fn open(a: &Api, name: &str) -> TramiteDeProcessoCriado {
 
 /// Uploads what was asked for, lets org-b receive everything and post its receipt, and org-a
 /// fetch it; returns the hashes org-b had to download.
-async fn receive_all(sim: &TestSimulator, created: &Criado) -> Vec<String> {
+async fn receive_all(sim: &TestSimulator, created: &TramiteDeProcessoCriado) -> Vec<String> {
     let (a, b) = (sim.org("org-a"), sim.org("org-b"));
     upload(&a, created, None).await;
     assert_eq!(
@@ -87,10 +87,10 @@ async fn apensado_first_entry_lists_every_hash_then_the_apensado() {
     assert!(
         !apensado_hashes.is_empty()
             && components.iter().any(|(p, _)| *p == main)
-            && apensado_hashes
+            && !components
                 .iter()
-                .all(|h| components.iter().any(|(p, x)| p == &main && x != h)),
-        "the sample has own components in both processes: {components:?}"
+                .any(|(p, h)| *p == main && apensado_hashes.contains(h)),
+        "the sample has distinct components in both processes: {components:?}"
     );
 
     let created = open(&a, "processo-com-apensado").await;
@@ -197,7 +197,7 @@ async fn retirado_document_component_is_not_requested() {
     let refused = a
         .put_component(
             &path,
-            crate::common::bytes_of(&retirado[0]),
+            bytes_of(&retirado[0]),
             &retirado[0],
             &sample.protocolo.clone().unwrap().0,
         )
