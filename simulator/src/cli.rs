@@ -50,6 +50,34 @@ pub(crate) struct ServeArgs {
     /// Keep component bytes in this folder instead of a temporary one.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Days without progress after which a trâmite in 1–4 is cancelled automatically (10).
+    #[arg(long, default_value_t = 8)]
+    pub auto_cancel_days: u64,
+    /// Without `cabecalho.NRE`: issue a new NRE (`new`, as the real platform was seen doing) or
+    /// reuse the one this organisation last used for the protocol (`recover`).
+    #[arg(long, value_enum, default_value = "new")]
+    pub missing_nre: MissingNreArg,
+    /// Opt-in policy the real platform does not enforce: refuse components above this size.
+    #[arg(long)]
+    pub max_component_bytes: Option<u64>,
+    /// Opt-in policy: accept only these file extensions (comma-separated, e.g. `pdf,html,txt`).
+    #[arg(long, value_delimiter = ',')]
+    pub allowed_extensions: Option<Vec<String>>,
+    /// Opt-in policy: refuse non-cancelled documents whose components carry no signature.
+    #[arg(long)]
+    pub require_signatures: bool,
+    /// Opt-in policy: refuse NUPs with wrong check digits.
+    #[arg(long)]
+    pub require_valid_nup: bool,
+    /// Opt-in policy: refuse MIME types outside the schema's list.
+    #[arg(long)]
+    pub restrict_mime_types: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum MissingNreArg {
+    New,
+    Recover,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -111,10 +139,28 @@ fn serve(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         Some(scale) => std::sync::Arc::new(ScaledClock::new(scale)),
         None => std::sync::Arc::new(SystemClock::new()),
     };
+    let mut config = PlatformConfig::for_profile(profile);
+    config.auto_cancel_after =
+        std::time::Duration::from_secs(args.auto_cancel_days.saturating_mul(24 * 3600));
+    config.missing_nre = match args.missing_nre {
+        MissingNreArg::New => pen_simulator::config::MissingNre::IssueNew,
+        MissingNreArg::Recover => pen_simulator::config::MissingNre::RecoverByProtocol,
+    };
+    config.policies = pen_simulator::config::Policies {
+        max_component_bytes: args.max_component_bytes,
+        allowed_extensions: args.allowed_extensions.map(|list| {
+            list.iter()
+                .map(|e| e.trim().trim_start_matches('.').to_lowercase())
+                .collect()
+        }),
+        require_signatures: args.require_signatures,
+        require_valid_nup_check_digits: args.require_valid_nup,
+        restrict_mime_types: args.restrict_mime_types,
+    };
     let options = SimulatorOptions {
         pki_dir: args.pki.clone(),
         addr: args.addr,
-        config: PlatformConfig::for_profile(profile),
+        config,
         clock,
         data_dir: args.data_dir,
     };

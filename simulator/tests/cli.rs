@@ -34,3 +34,72 @@ fn unknown_command_is_a_usage_error() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// `serve --addr 127.0.0.1:0` prints the base URL first, so scripts can use a free port.
+#[tokio::test]
+async fn serve_prints_its_base_url_first_and_answers_there() {
+    use std::io::{BufRead, BufReader};
+
+    let certs = concat!(env!("CARGO_MANIFEST_DIR"), "/../certs");
+    /// Stops the server even when an assertion fails first.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_pen-simulator"))
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--pki",
+                certs,
+                "--profile",
+                "compat",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut first = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first.trim().to_owned();
+    assert!(
+        url.starts_with("https://127.0.0.1:") && url.ends_with("/interoperabilidade/rest/v3/"),
+        "{url}"
+    );
+
+    let pki = Pki::load(certs).unwrap();
+    let identity = std::fs::read(
+        pki.path(
+            &pki.manifest()
+                .organisation("org-a")
+                .unwrap()
+                .files
+                .identity_pem,
+        ),
+    )
+    .unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(
+            &std::fs::read(pki.path(&pki.manifest().ca)).unwrap(),
+        )
+        .unwrap()])
+        .identity(reqwest::Identity::from_pem(&identity).unwrap())
+        .no_proxy()
+        .build()
+        .unwrap();
+    let answer = client
+        .get(format!("{url}tramites/pendentes?todas=true"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.unwrap(), "[]");
+}
