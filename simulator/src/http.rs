@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::multipart::{Field, Multipart};
@@ -273,6 +274,10 @@ fn json<T: Serialize>(value: &T) -> Response {
 
 // ---------------------------------------------------------------------- router
 
+/// Where the legacy long-poll host lives on the simulator (configure
+/// `PEN.WebServicePendencias` as `https://HOST:PORT/interoperabilidade/pendencias/`).
+pub const LONG_POLL_PATH: &str = "/interoperabilidade/pendencias";
+
 /// The REST v3 application, to be served behind the mTLS listener
 /// ([`Server::serve`](crate::server::Server::serve)).
 pub fn router(state: Shared) -> Router {
@@ -308,6 +313,8 @@ pub fn router(state: Shared) -> Router {
         .route("/NREs/{nre}/destinatarios/{rep}/{estrutura}/reproducoes-de-tramite", post(reproduzir));
     Router::new()
         .nest(pen_protocol::BASE_PATH.trim_end_matches('/'), v3)
+        .route(LONG_POLL_PATH, get(long_poll))
+        .route(&format!("{LONG_POLL_PATH}/"), get(long_poll))
         .fallback(not_found)
         .layer(axum::middleware::map_response_with_state(
             state.clone(),
@@ -687,15 +694,44 @@ async fn finish_parts(
 
 // ---------------------------------------------------------------------- feed and reads
 
+/// Longest a long-poll is held (the SEI module's curl gives up after 300 s).
+pub const MAX_LONG_POLL: Duration = Duration::from_secs(290);
+
+/// `GET tramites/pendentes[?todas=…][&aguardar=<segundos>]`. `todas` true or absent: every
+/// pendency; false: those the long-poll host has not delivered yet. `aguardar` (ours) holds the
+/// request until something waits for the caller, at most that many seconds.
 async fn pendentes(
     State(s): State<Shared>,
     caller: Caller,
     q: QueryMap,
 ) -> Result<Response, ApiError> {
-    // `todas` is validated but, until the long-poll host delivers pendencies, every pendency is
-    // still undelivered, so both answers are the full list.
-    let _todas = q.flag("todas")?;
-    Ok(json(&s.platform.pendencias(&caller.spe)))
+    let only_undelivered = !q.flag("todas")?.unwrap_or(true);
+    let list = match q.number::<u64>("aguardar")? {
+        Some(seconds) => {
+            let hold = Duration::from_secs(seconds).min(MAX_LONG_POLL);
+            s.platform
+                .wait_pendencias(&caller.spe, only_undelivered, hold)
+                .await
+        }
+        None => s.platform.pendencias(&caller.spe, only_undelivered),
+    };
+    Ok(json(&list))
+}
+
+/// The legacy long-poll host (`PEN.WebServicePendencias`): `GET …?idTramiteDaPendenciaRecebida=N`
+/// answers `{"encontrou":true,"IDT":…,"status":…}` as soon as a pendency not yet pushed exists,
+/// or `{"encontrou":false}` after `aguardar` seconds (default and maximum 290).
+async fn long_poll(
+    State(s): State<Shared>,
+    caller: Caller,
+    q: QueryMap,
+) -> Result<Response, ApiError> {
+    // The acknowledged IDT is informational: what was pushed is remembered per (IDT, situação).
+    let _ack: Option<u64> = q.number("idTramiteDaPendenciaRecebida")?;
+    let hold = q.number::<u64>("aguardar")?.map_or(MAX_LONG_POLL, |secs| {
+        Duration::from_secs(secs).min(MAX_LONG_POLL)
+    });
+    Ok(json(&s.platform.next_pendencia(&caller.spe, hold).await))
 }
 
 fn idt_of(text: &str) -> Result<Idt, ApiError> {

@@ -3,12 +3,15 @@
 // The whole binary is test code; a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod access;
 mod catalogue;
 mod common;
 mod flows;
 mod identities;
-mod profiles;
 mod journal;
-mod reproduction;
+mod limits;
+mod longpoll;
+mod profiles;
 mod queries;
+mod reproduction;
 mod samples;

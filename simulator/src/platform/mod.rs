@@ -22,9 +22,9 @@ use base64::Engine as _;
 use pen_protocol::api::{
     ComponentesSolicitados, ConsultaDeTramites, ConteudoDoReciboDeEnvio, ConteudoDoReciboDeTramite,
     EnvioDeDocumento, EnvioDeProcesso, EnvioDeReciboDeTramite, Estrutura, EstruturasEncontradas,
-    Metadados, MudancaDeSituacao, Pendencia, ReciboDeEnvio, ReciboDeTramite, Recusa,
-    RepositorioDeEstruturas, ReproducaoDeTramite, Timestamp, Tramite, TramiteDeDocumentoCriado,
-    TramiteDeProcessoCriado, TramitesDeDocumentoCriados,
+    Metadados, MudancaDeSituacao, Pendencia, PendenciaLongPoll, ReciboDeEnvio, ReciboDeTramite,
+    Recusa, RepositorioDeEstruturas, ReproducaoDeTramite, Timestamp, Tramite,
+    TramiteDeDocumentoCriado, TramiteDeProcessoCriado, TramitesDeDocumentoCriados,
 };
 use pen_protocol::datetime;
 use pen_protocol::error::{validation_list, ErrorBody, ErrorKind};
@@ -164,6 +164,8 @@ pub struct Platform<S: Store = MemoryStore> {
     clock: SharedClock,
     signer: PlatformSigner,
     journal: Arc<Journal>,
+    /// Bumped on every change of situação; long-polls of the pending feed wait on it.
+    feed: tokio::sync::watch::Sender<u64>,
 }
 
 fn lower_accents(text: &str) -> String {
@@ -220,6 +222,7 @@ impl<S: Store> Platform<S> {
             clock,
             signer,
             journal: Arc::new(Journal::default()),
+            feed: tokio::sync::watch::channel(0).0,
         }
     }
 
@@ -318,6 +321,16 @@ impl<S: Store> Platform<S> {
             Actor::Recipient => Some(record.recipient.clone()),
             Actor::Platform => None,
         };
+        for party in [record.sender.clone(), record.recipient.clone()] {
+            let waits = record.pending_for(&party);
+            let set = state.pending.entry(party).or_default();
+            if waits {
+                set.insert(idt);
+            } else {
+                set.remove(&idt);
+            }
+        }
+        self.feed.send_modify(|version| *version += 1);
         self.journal.record(
             now,
             journal::Event::StateChange {
@@ -975,22 +988,81 @@ impl<S: Store> Platform<S> {
 
     // ------------------------------------------------------------------ feed and reads
 
-    /// `GET tramites/pendentes`: what waits for the caller.
+    /// `GET tramites/pendentes`: what waits for the caller. With `only_undelivered`
+    /// (`todas=false`), leaves out what the long-poll feed already delivered.
     #[must_use]
-    pub fn pendencias(&self, spe: &Spe) -> Vec<Pendencia> {
+    pub fn pendencias(&self, spe: &Spe, only_undelivered: bool) -> Vec<Pendencia> {
         self.with_state(self.clock.now(), |state| {
-            let Some(idts) = state.by_spe.get(&spe.id) else {
-                return Vec::new();
-            };
-            idts.iter()
-                .filter_map(|i| state.tramites.get(i))
-                .filter(|r| r.pending_for(&spe.id))
-                .map(|r| Pendencia {
-                    idt: r.idt,
-                    status: r.situacao,
-                })
-                .collect()
+            pending_of(state, &spe.id, only_undelivered)
         })
+    }
+
+    /// The pending feed as a long-poll: answers at once when something waits for the caller,
+    /// otherwise as soon as something does, or with `[]` after `timeout` (real time).
+    pub async fn wait_pendencias(
+        &self,
+        spe: &Spe,
+        only_undelivered: bool,
+        timeout: std::time::Duration,
+    ) -> Vec<Pendencia> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        // Subscribed before looking, so a change between the look and the wait is not lost.
+        let mut changes = self.feed.subscribe();
+        loop {
+            changes.mark_unchanged();
+            let found = self.pendencias(spe, only_undelivered);
+            if !found.is_empty() {
+                return found;
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return found,
+            }
+        }
+    }
+
+    /// How many long-polls are waiting right now (for tests and the control plane).
+    #[must_use]
+    pub fn long_poll_waiters(&self) -> usize {
+        self.feed.receiver_count()
+    }
+
+    /// The legacy long-poll host (`?idTramiteDaPendenciaRecebida=`): one pendency at a time,
+    /// never the same (IDT, situação) twice; `{"encontrou": false}` after `timeout`.
+    pub async fn next_pendencia(
+        &self,
+        spe: &Spe,
+        timeout: std::time::Duration,
+    ) -> PendenciaLongPoll {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut changes = self.feed.subscribe();
+        loop {
+            changes.mark_unchanged();
+            let next = self.with_state(self.clock.now(), |state| {
+                let first = pending_of(state, &spe.id, true).into_iter().next()?;
+                state
+                    .delivered
+                    .insert((spe.id.clone(), first.idt, first.status));
+                Some(first)
+            });
+            if let Some(p) = next {
+                return PendenciaLongPoll {
+                    encontrou: true,
+                    idt: Some(p.idt),
+                    status: Some(p.status),
+                };
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => {
+                    return PendenciaLongPoll {
+                        encontrou: false,
+                        idt: None,
+                        status: None,
+                    }
+                }
+            }
+        }
     }
 
     /// `GET tramites/{idt}`: the metadata; the recipient's first read moves 2 → 3.
@@ -1506,6 +1578,22 @@ impl<S: Store> Platform<S> {
         self.store
             .with(|state| state.deadlines.first().map(|(at, _)| *at))
     }
+}
+
+fn pending_of(state: &State, spe: &str, only_undelivered: bool) -> Vec<Pendencia> {
+    let Some(idts) = state.pending.get(spe) else {
+        return Vec::new();
+    };
+    idts.iter()
+        .filter_map(|i| state.tramites.get(i))
+        .map(|r| Pendencia {
+            idt: r.idt,
+            status: r.situacao,
+        })
+        .filter(|p| {
+            !only_undelivered || !state.delivered.contains(&(spe.to_owned(), p.idt, p.status))
+        })
+        .collect()
 }
 
 fn check_remetente(spe: &Spe, remetente: &EstruturaOrganizacional) -> Result<()> {

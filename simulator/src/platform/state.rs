@@ -165,6 +165,11 @@ pub struct State {
     pub by_spe: HashMap<String, BTreeSet<Idt>>,
     /// Trâmites in 1–4 by the instant they become idle for too long.
     pub deadlines: BTreeSet<(OffsetDateTime, Idt)>,
+    /// What waits for each SPE (the pending feed), kept up to date on every change.
+    pub pending: HashMap<String, BTreeSet<Idt>>,
+    /// (SPE, IDT, situação) pairs the long-poll feed already delivered: never pushed twice, and
+    /// left out of `tramites/pendentes?todas=false`.
+    pub delivered: std::collections::HashSet<(String, Idt, Situacao)>,
 }
 
 impl State {
