@@ -131,6 +131,8 @@ pub enum ErrorKind {
     RecursoNaoEncontrado,
     /// Injected outage or internal failure.
     ServicoIndisponivel,
+    /// A known path called with a method it does not serve.
+    MetodoNaoPermitido,
 }
 
 /// One entry of the catalogue.
@@ -262,6 +264,9 @@ pub static CATALOGUE: &[ErrorDefinition] = &[
     def!(ServicoIndisponivel, "9111", 503,
         "Serviço temporariamente indisponível. Por favor, tente novamente mais tarde.",
         [], specific=true, seen=false, "simulator (fault injection)"),
+    def!(MetodoNaoPermitido, "9112", 405,
+        "Método {metodo} não permitido para {caminho}",
+        ["metodo", "caminho"], specific=true, seen=false, "simulator"),
 ];
 
 impl ErrorKind {

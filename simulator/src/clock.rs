@@ -7,6 +7,7 @@
 //! - [`SystemClock`] — wall-clock time.
 //! - [`ManualClock`] — stands still until [`ManualClock::advance`] or [`ManualClock::set`].
 //! - [`ScaledClock`] — wall-clock time accelerated by a factor (`--time-scale`).
+//! - [`OffsetClock`] — any clock moved forward on request (the control plane's clock advance).
 //!
 //! Clocks notify subscribers when they jump ([`Clock::subscribe`]), so that timers re-evaluate at
 //! once instead of polling.
@@ -25,6 +26,13 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     /// A receiver that changes whenever the clock jumps (manual advance). Clocks that only flow
     /// never signal.
     fn subscribe(&self) -> watch::Receiver<u64>;
+
+    /// Jumps forward, if this clock can (the control plane's "advance the clock"); `false` for
+    /// clocks that only flow.
+    fn advance(&self, by: Duration) -> bool {
+        let _ = by;
+        false
+    }
 }
 
 /// Shared handle to a clock.
@@ -103,6 +111,48 @@ impl Clock for ManualClock {
     fn subscribe(&self) -> watch::Receiver<u64> {
         self.jumps.subscribe()
     }
+
+    fn advance(&self, by: Duration) -> bool {
+        ManualClock::advance(self, by);
+        true
+    }
+}
+
+/// Any clock plus an offset that can only grow: a running simulator whose clock the control
+/// plane can move forward ("9 days later") while time keeps flowing.
+#[derive(Debug)]
+pub struct OffsetClock {
+    base: SharedClock,
+    /// Short std lock, never held across an await.
+    offset: Mutex<Duration>,
+    jumps: watch::Sender<u64>,
+}
+
+impl OffsetClock {
+    #[must_use]
+    pub fn new(base: SharedClock) -> Self {
+        OffsetClock {
+            base,
+            offset: Mutex::new(Duration::ZERO),
+            jumps: watch::channel(0).0,
+        }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> OffsetDateTime {
+        self.base.now() + *self.offset.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.jumps.subscribe()
+    }
+
+    fn advance(&self, by: Duration) -> bool {
+        *self.offset.lock().unwrap_or_else(PoisonError::into_inner) += by;
+        self.jumps.send_modify(|n| *n += 1);
+        true
+    }
 }
 
 /// Wall-clock time running `scale` times faster from the moment the clock was made.
@@ -171,6 +221,20 @@ mod tests {
         clock.set(datetime!(2025-01-01 0:00 UTC));
         assert!(jumps.has_changed().unwrap());
         assert_eq!(clock.now(), datetime!(2025-01-01 0:00 UTC));
+    }
+
+    #[test]
+    fn offset_clock_jumps_forward_on_request() {
+        let base: SharedClock = Arc::new(ManualClock::new(datetime!(2025-06-01 13:00 UTC)));
+        let clock = OffsetClock::new(base);
+        let jumps = clock.subscribe();
+        assert!(clock.advance(Duration::from_secs(3600)));
+        assert_eq!(clock.now(), datetime!(2025-06-01 14:00 UTC));
+        assert!(jumps.has_changed().unwrap());
+        assert!(
+            !SystemClock::new().advance(Duration::from_secs(1)),
+            "a flowing clock cannot jump"
+        );
     }
 
     #[test]

@@ -39,7 +39,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::blobs::{BlobError, BlobStore, Staged};
-use crate::platform::{Platform, PlatformError, StructureQuery, TramiteQuery};
+use crate::platform::{Platform, PlatformError, StructureQuery, TramiteQuery, UnitFilter};
 use crate::registry::Spe;
 use crate::server::PeerIdentity;
 
@@ -228,13 +228,13 @@ impl QueryMap {
             .transpose()
     }
 
-    fn estrutura(&self, prefix: &str) -> Result<Option<EstruturaOrganizacional>, ApiError> {
-        let repositorio: Option<u64> =
-            self.number(&format!("{prefix}.identificacaoDoRepositorioDeEstruturas"))?;
-        let estrutura = self.get(&format!("{prefix}.numeroDeIdentificacaoDaEstrutura"));
-        Ok(match (repositorio, estrutura) {
-            (Some(r), Some(e)) => Some(EstruturaOrganizacional::new(r, e)),
-            _ => None,
+    fn unit(&self, prefix: &str) -> Result<UnitFilter, ApiError> {
+        Ok(UnitFilter {
+            repositorio: self
+                .number(&format!("{prefix}.identificacaoDoRepositorioDeEstruturas"))?,
+            estrutura: self
+                .get(&format!("{prefix}.numeroDeIdentificacaoDaEstrutura"))
+                .map(str::to_owned),
         })
     }
 }
@@ -316,6 +316,7 @@ pub fn router(state: Shared) -> Router {
         .route(LONG_POLL_PATH, get(long_poll))
         .route(&format!("{LONG_POLL_PATH}/"), get(long_poll))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response_with_state(
             state.clone(),
             apply_profile,
@@ -362,6 +363,16 @@ async fn record_request(
     response
 }
 
+async fn method_not_allowed(req: Request) -> ApiError {
+    api(
+        ErrorKind::MetodoNaoPermitido,
+        &[
+            ("metodo", req.method().as_str()),
+            ("caminho", req.uri().path()),
+        ],
+    )
+}
+
 async fn not_found(req: Request) -> ApiError {
     api(
         ErrorKind::RecursoNaoEncontrado,
@@ -401,6 +412,7 @@ async fn estruturas(
         registro_inicial: q.number("registroInicial")?,
         quantidade_de_registros: q.number("quantidadeDeRegistros")?,
         permite_recebimento: q.flag("permiteRecebimento")?.unwrap_or(false),
+        permite_envio: q.flag("permiteEnvio")?.unwrap_or(false),
     };
     Ok(json(&s.platform.estruturas(rep, &query)))
 }
@@ -764,8 +776,8 @@ async fn tramites(
                 })
             })
             .transpose()?,
-        remetente: q.estrutura("remetente")?,
-        destinatario: q.estrutura("destinatario")?,
+        remetente: q.unit("remetente")?,
+        destinatario: q.unit("destinatario")?,
         protocolo: q.get("protocolo").map(str::to_owned),
         situacao_atual: q
             .number::<u64>("situacaoAtual")?

@@ -185,3 +185,19 @@ async fn unknown_route_is_404_9110_in_both_profiles() {
         }
     }
 }
+
+#[tokio::test]
+async fn compat_keeps_the_status_of_transport_answers() {
+    let mut config = PlatformConfig::for_profile(Profile::Compat);
+    config.limits.max_json_body = 2 * 1024;
+    let sim = spawn_simulator_with(config).await;
+    let a = sim.org("org-a");
+    let reply = a
+        .post_json(
+            "tramites/processo",
+            &envio(processo("processo-varios-documentos"), ORG_A, ORG_B, None),
+        )
+        .await;
+    assert_eq!(reply.status, 413, "{}", reply.text());
+    assert_eq!(reply.error().codigo_erro, "9108");
+}

@@ -294,3 +294,53 @@ async fn pendentes_accepts_every_boolean_spelling_and_refuses_others() {
         assert!(e.mensagem.contains("todas"), "{}", e.mensagem);
     }
 }
+
+/// A unit filter with only one of its two members filters on that member alone.
+#[tokio::test]
+async fn partial_unit_filter_and_wrong_method() {
+    let sim = spawn_simulator().await;
+    let a = sim.org("org-a");
+    let created: TramiteDeProcessoCriado = a
+        .post_json(
+            "tramites/processo",
+            &envio(processo("processo-simples"), ORG_A, ORG_B, None),
+        )
+        .await
+        .json();
+    let only_number: ConsultaDeTramites = a
+        .get("tramites?remetente.numeroDeIdentificacaoDaEstrutura=152257")
+        .await
+        .json();
+    assert!(only_number.tramites.is_empty(), "152257 sent nothing");
+    let only_number: ConsultaDeTramites = a
+        .get("tramites?remetente%5BnumeroDeIdentificacaoDaEstrutura%5D=152254")
+        .await
+        .json();
+    assert_eq!(only_number.tramites[0].idt, created.idt);
+    let only_repo: ConsultaDeTramites = a
+        .get("tramites?destinatario.identificacaoDoRepositorioDeEstruturas=5")
+        .await
+        .json();
+    assert!(only_repo.tramites.is_empty());
+
+    let wrong = a
+        .put_component("tramites/pendentes", vec![], "h", "p")
+        .await;
+    assert_eq!(wrong.status, 405);
+    assert_eq!(wrong.error().codigo_erro, "9112");
+    // A metadata read the situação does not allow says so in words.
+    let early = sim
+        .org("org-b")
+        .get(&format!("tramites/{}", created.idt))
+        .await
+        .error();
+    assert_eq!(early.codigo_erro, "9102");
+    assert!(
+        early.mensagem.starts_with(&format!(
+            "Operação leitura de metadados não permitida para o trâmite {} na situação 1",
+            created.idt
+        )),
+        "{}",
+        early.mensagem
+    );
+}

@@ -184,7 +184,10 @@ async fn retirado_document_component_is_not_requested() {
     assert!(!retirado.is_empty() && !kept.is_empty());
 
     let created = open(&a, "processo-documento-cancelado").await;
-    assert_eq!(created.processos_com_componentes_digitais_solicitados.len(), 1);
+    assert_eq!(
+        created.processos_com_componentes_digitais_solicitados.len(),
+        1
+    );
     assert_eq!(
         created.processos_com_componentes_digitais_solicitados[0].hashes,
         kept
@@ -233,9 +236,9 @@ async fn shared_file_is_requested_once() {
     let created = open(&a, "processo-mesmo-arquivo").await;
     assert_eq!(
         created.processos_com_componentes_digitais_solicitados[0].hashes,
-        [first.clone()]
+        [first.as_str()]
     );
-    assert_eq!(receive_all(&sim, &created).await, [first.clone()]);
+    assert_eq!(receive_all(&sim, &created).await, [first.as_str()]);
     let t = tramite(&a, created.idt).await;
     assert_eq!(t.hash_dos_componentes_pendentes_de_recebimento, [first]);
 }

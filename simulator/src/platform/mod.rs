@@ -43,6 +43,7 @@ use crate::clock::SharedClock;
 use crate::config::{MissingNre, PlatformConfig, ReceiptDate, TimestampFormat};
 use crate::journal::{self, Journal};
 use crate::registry::{Registry, Spe};
+
 use state::{DeclaredComponent, Payload, State, StoredRecibo, StoredReciboDeEnvio, TramiteRecord};
 use validate::{Findings, Validator};
 
@@ -141,6 +142,26 @@ pub struct StructureQuery {
     pub registro_inicial: Option<u64>,
     pub quantidade_de_registros: Option<u64>,
     pub permite_recebimento: bool,
+    /// Only units some registered system can send from.
+    pub permite_envio: bool,
+}
+
+/// A filter on a unit where either member may be given alone.
+#[derive(Debug, Clone, Default)]
+pub struct UnitFilter {
+    pub repositorio: Option<u64>,
+    pub estrutura: Option<String>,
+}
+
+impl UnitFilter {
+    fn matches(&self, unit: &EstruturaOrganizacional) -> bool {
+        self.repositorio
+            .is_none_or(|r| r == unit.identificacao_do_repositorio_de_estruturas)
+            && self
+                .estrutura
+                .as_ref()
+                .is_none_or(|e| e == &unit.numero_de_identificacao_da_estrutura)
+    }
 }
 
 /// `GET tramites` filters (`rest-v3.md` §2.7).
@@ -148,8 +169,8 @@ pub struct StructureQuery {
 pub struct TramiteQuery {
     pub idt: Option<Idt>,
     pub nre: Option<Nre>,
-    pub remetente: Option<EstruturaOrganizacional>,
-    pub destinatario: Option<EstruturaOrganizacional>,
+    pub remetente: UnitFilter,
+    pub destinatario: UnitFilter,
     pub protocolo: Option<String>,
     pub situacao_atual: Option<Situacao>,
     pub quantidade_de_registros: Option<u64>,
@@ -388,6 +409,7 @@ impl<S: Store> Platform<S> {
                 .filter(|e| e.identificacao_do_repositorio_de_estruturas == repositorio)
                 .filter(|e| !q.apenas_ativas || e.ativo)
                 .filter(|e| !q.permite_recebimento || e.apto_para_receber_tramites)
+                .filter(|e| !q.permite_envio || r.owner_of(&e.reference()).is_some())
                 .filter(|e| {
                     q.sigla
                         .as_ref()
@@ -1073,9 +1095,12 @@ impl<S: Store> Platform<S> {
         let now = self.clock.now();
         self.with_state(now, |state| {
             let (_, role) = visible(state, spe, idt)?;
-            if let Err(e) = self.apply(state, idt, role, Event::MetadataRead, now) {
+            if self
+                .apply(state, idt, role, Event::MetadataRead, now)
+                .is_err()
+            {
                 let record = &state.tramites[&idt];
-                return Err(situacao_error(&format!("{e:?}"), record));
+                return Err(situacao_error("leitura de metadados", record));
             }
             let r = &state.tramites[&idt];
             let (processo, documento) = match &r.payload {
@@ -1149,8 +1174,8 @@ impl<S: Store> Platform<S> {
                 .into_iter()
                 .filter_map(|idt| visible(state, spe, idt).ok().map(|(r, _)| r))
                 .filter(|r| q.nre.as_ref().is_none_or(|n| &r.nre == n))
-                .filter(|r| q.remetente.as_ref().is_none_or(|e| &r.remetente == e))
-                .filter(|r| q.destinatario.as_ref().is_none_or(|e| &r.destinatario == e))
+                .filter(|r| q.remetente.matches(&r.remetente))
+                .filter(|r| q.destinatario.matches(&r.destinatario))
                 .filter(|r| q.protocolo.as_ref().is_none_or(|p| &r.protocolo == p))
                 .filter(|r| q.situacao_atual.is_none_or(|s| r.situacao == s))
                 .map(|r| self.tramite_view(r))
