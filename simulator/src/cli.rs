@@ -47,6 +47,10 @@ pub(crate) struct ServeArgs {
     /// per second, so automatic cancellation after 8 days takes 8 seconds).
     #[arg(long)]
     pub time_scale: Option<f64>,
+    /// Turn the control plane on at this loopback address (plain HTTP; port 0 picks one). Its URL
+    /// is the second stdout line.
+    #[arg(long)]
+    pub control_addr: Option<std::net::SocketAddr>,
     /// Keep component bytes in this folder instead of a temporary one.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -121,7 +125,7 @@ impl Cli {
 }
 
 fn serve(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    use pen_simulator::clock::{ScaledClock, SharedClock, SystemClock};
+    use pen_simulator::clock::{OffsetClock, ScaledClock, SharedClock, SystemClock};
     use pen_simulator::config::{PlatformConfig, Profile};
     use pen_simulator::runtime::{Simulator, SimulatorOptions};
 
@@ -135,10 +139,12 @@ fn serve(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         ProfileArg::Strict => Profile::Strict,
         ProfileArg::Compat => Profile::Compat,
     };
-    let clock: SharedClock = match args.time_scale {
+    let flowing: SharedClock = match args.time_scale {
         Some(scale) => std::sync::Arc::new(ScaledClock::new(scale)),
         None => std::sync::Arc::new(SystemClock::new()),
     };
+    // The control plane may move time forward; time flows otherwise.
+    let clock: SharedClock = std::sync::Arc::new(OffsetClock::new(flowing));
     let mut config = PlatformConfig::for_profile(profile);
     config.auto_cancel_after =
         std::time::Duration::from_secs(args.auto_cancel_days.saturating_mul(24 * 3600));
@@ -163,6 +169,7 @@ fn serve(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         config,
         clock,
         data_dir: args.data_dir,
+        control_addr: args.control_addr,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -177,6 +184,9 @@ fn serve(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             )
         })?;
         writeln!(out, "{}", simulator.base_url())?;
+        if let Some(control) = simulator.control_url() {
+            writeln!(out, "{control}")?;
+        }
         out.flush()?;
         tracing::info!(url = %simulator.base_url(), profile = ?args.profile, "simulator listening");
         simulator

@@ -111,6 +111,8 @@ pub struct PlatformConfig {
     pub accept_boolean_urgency_motive: bool,
     pub policies: Policies,
     pub limits: Limits,
+    /// Entries the journal keeps before dropping the oldest.
+    pub journal_capacity: usize,
 }
 
 impl PlatformConfig {
@@ -129,6 +131,7 @@ impl PlatformConfig {
             accept_boolean_urgency_motive: false,
             policies: Policies::default(),
             limits: Limits::default(),
+            journal_capacity: crate::journal::DEFAULT_CAPACITY,
         };
         match profile {
             Profile::Strict => strict,

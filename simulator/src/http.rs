@@ -22,7 +22,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use futures_util::StreamExt as _;
 use http_body_util::BodyExt as _;
 use pen_protocol::api::{
@@ -39,6 +39,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::blobs::{BlobError, BlobStore, Staged};
+use crate::faults::{FaultKind, Faults, Target};
 use crate::platform::{Platform, PlatformError, StructureQuery, TramiteQuery, UnitFilter};
 use crate::registry::Spe;
 use crate::server::PeerIdentity;
@@ -48,6 +49,7 @@ use crate::server::PeerIdentity;
 pub struct AppState {
     pub platform: Platform,
     pub blobs: BlobStore,
+    pub faults: Faults,
 }
 
 type Shared = Arc<AppState>;
@@ -321,6 +323,10 @@ pub fn router(state: Shared) -> Router {
             state.clone(),
             apply_profile,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            inject_faults,
+        ))
         // Outermost, so that it records the status the client really gets.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -360,6 +366,65 @@ async fn record_request(
             .map(|m| m.0.code().to_owned()),
     };
     s.platform.journal().record(s.platform.clock().now(), event);
+    response
+}
+
+/// The faults that fired for a request, for handlers that act on them (recibo corruption).
+#[derive(Debug, Clone, Default)]
+struct FiredFaults(Vec<FaultKind>);
+
+/// Applies the control plane's faults before the request reaches its route.
+async fn inject_faults(
+    State(s): State<Shared>,
+    mut req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let spe = req.extensions().get::<PeerIdentity>().and_then(|p| {
+        s.platform.registry(|r| {
+            r.spe_by_fingerprint(&p.sha1_fingerprint)
+                .map(|x| x.id.clone())
+        })
+    });
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let fired = s.faults.fire(Target {
+        spe: spe.as_deref(),
+        method: &method,
+        path: &path,
+    });
+    if fired.is_empty() {
+        return next.run(req).await;
+    }
+    for fault in &fired {
+        match fault {
+            FaultKind::Latency { millis } => {
+                tokio::time::sleep(Duration::from_millis(*millis)).await;
+            }
+            FaultKind::Error { status } => {
+                let status =
+                    StatusCode::from_u16(*status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                return fault_response(status);
+            }
+            FaultKind::FeedOutage => return fault_response(StatusCode::SERVICE_UNAVAILABLE),
+            FaultKind::DropConnection => {
+                let cut = futures_util::stream::once(async {
+                    Err::<bytes::Bytes, _>(std::io::Error::other(
+                        "falha injetada: conexão interrompida",
+                    ))
+                });
+                return Body::from_stream(cut).into_response();
+            }
+            FaultKind::CorruptReciboDeEnvio => {}
+        }
+    }
+    req.extensions_mut().insert(FiredFaults(fired));
+    next.run(req).await
+}
+
+fn fault_response(status: StatusCode) -> Response {
+    let kind = ErrorKind::ServicoIndisponivel;
+    let mut response = (status, Json(PlatformError::new(kind, &[]).body())).into_response();
+    response.extensions_mut().insert(ErrorMarker(kind));
     response
 }
 
@@ -851,10 +916,14 @@ async fn recibo_de_envio(
     State(s): State<Shared>,
     caller: Caller,
     Path(idt): Path<String>,
+    fired: Option<Extension<FiredFaults>>,
 ) -> Result<Response, ApiError> {
-    Ok(json(
-        &s.platform.recibo_de_envio(&caller.spe, idt_of(&idt)?)?,
-    ))
+    let mut recibo = s.platform.recibo_de_envio(&caller.spe, idt_of(&idt)?)?;
+    if fired.is_some_and(|Extension(f)| f.0.contains(&FaultKind::CorruptReciboDeEnvio)) {
+        // Same length and alphabet, different bytes: it parses and does not verify.
+        recibo.hash_da_assinatura = recibo.hash_da_assinatura.chars().rev().collect();
+    }
+    Ok(json(&recibo))
 }
 
 async fn recibo(

@@ -17,6 +17,8 @@
 pub mod blobs;
 pub mod clock;
 pub mod config;
+pub mod control;
+pub mod faults;
 pub mod http;
 pub mod journal;
 pub mod pki;

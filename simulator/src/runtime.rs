@@ -13,6 +13,7 @@ use thiserror::Error;
 use crate::blobs::BlobStore;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::PlatformConfig;
+use crate::control::{ControlError, ControlPlane};
 use crate::http::{router, AppState};
 use crate::pki::{Pki, PkiError};
 use crate::platform::{Platform, PlatformSigner};
@@ -35,6 +36,8 @@ pub enum StartError {
     },
     #[error("component store: {0}")]
     Blobs(std::io::Error),
+    #[error("control plane: {0}")]
+    Control(#[from] ControlError),
 }
 
 /// How to start a simulator.
@@ -47,6 +50,8 @@ pub struct SimulatorOptions {
     pub clock: SharedClock,
     /// Where component bytes live; a temporary folder when `None`.
     pub data_dir: Option<PathBuf>,
+    /// The control plane's loopback address; off when `None`.
+    pub control_addr: Option<SocketAddr>,
 }
 
 impl SimulatorOptions {
@@ -60,6 +65,7 @@ impl SimulatorOptions {
             config: PlatformConfig::default(),
             clock: Arc::new(SystemClock::new()),
             data_dir: None,
+            control_addr: None,
         }
     }
 }
@@ -67,6 +73,7 @@ impl SimulatorOptions {
 /// A bound, not yet running, simulator.
 pub struct Simulator {
     server: Server,
+    control: Option<ControlPlane>,
     state: Arc<AppState>,
 }
 
@@ -122,9 +129,18 @@ impl Simulator {
             };
             journal.record(clock.now(), event);
         }));
+        let control = match options.control_addr {
+            Some(addr) => Some(ControlPlane::bind(addr).await?),
+            None => None,
+        };
         Ok(Simulator {
             server,
-            state: Arc::new(AppState { platform, blobs }),
+            control,
+            state: Arc::new(AppState {
+                platform,
+                blobs,
+                faults: crate::faults::Faults::default(),
+            }),
         })
     }
 
@@ -137,6 +153,12 @@ impl Simulator {
     #[must_use]
     pub fn base_url(&self) -> String {
         format!("https://{}{}", self.local_addr(), pen_protocol::BASE_PATH)
+    }
+
+    /// `http://127.0.0.1:PORT/control/` when the control plane is on.
+    #[must_use]
+    pub fn control_url(&self) -> Option<String> {
+        self.control.as_ref().map(ControlPlane::base_url)
     }
 
     /// The shared state (platform and component store).
@@ -155,10 +177,19 @@ impl Simulator {
     ) -> std::io::Result<()> {
         let (stop_timer, timer_stopped) = tokio::sync::watch::channel(false);
         let timer = tokio::spawn(run_timer(self.state.clone(), timer_stopped));
+        let control = self.control.map(|plane| {
+            let mut stopped = stop_timer.subscribe();
+            tokio::spawn(plane.serve(self.state.clone(), async move {
+                let _ = stopped.changed().await;
+            }))
+        });
         let app = router(self.state.clone());
         let result = self.server.serve(app, shutdown).await;
         let _ = stop_timer.send(true);
         let _ = timer.await;
+        if let Some(control) = control {
+            let _ = control.await;
+        }
         result
     }
 }

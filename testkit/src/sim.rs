@@ -25,6 +25,8 @@ pub const START: OffsetDateTime = datetime!(2025-06-01 13:00 UTC);
 /// A running simulator owned by one test; dropping it shuts the server down.
 pub struct TestSimulator {
     pub base_url: String,
+    /// `http://127.0.0.1:PORT/control/`: the control plane, always on in tests.
+    pub control_url: String,
     pub clock: Arc<ManualClock>,
     pub state: Arc<AppState>,
     stop: Option<oneshot::Sender<()>>,
@@ -55,10 +57,14 @@ pub async fn spawn_simulator_with(config: PlatformConfig) -> TestSimulator {
     let mut options = SimulatorOptions::new(crate::certs_dir());
     options.config = config;
     options.clock = clock.clone();
+    options.control_addr = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     let simulator = Simulator::bind(options)
         .await
         .expect("simulator starts with the committed PKI");
     let base_url = simulator.base_url();
+    let control_url = simulator
+        .control_url()
+        .expect("the control plane was asked for");
     let state = simulator.state();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(simulator.run_until(async {
@@ -66,6 +72,7 @@ pub async fn spawn_simulator_with(config: PlatformConfig) -> TestSimulator {
     }));
     TestSimulator {
         base_url,
+        control_url,
         clock,
         state,
         stop: Some(stop),
@@ -86,6 +93,19 @@ impl TestSimulator {
     #[must_use]
     pub fn org(&self, id: &str) -> Api {
         self.api(&TestIdentity::org(id))
+    }
+
+    /// A plain-HTTP client for the control plane, with its base URL.
+    #[must_use]
+    pub fn control(&self) -> Api {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("a plain HTTP client builds");
+        Api {
+            http,
+            base: self.control_url.clone(),
+        }
     }
 
     /// Moves the platform's clock forward (timers react at once).

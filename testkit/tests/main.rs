@@ -6,6 +6,7 @@
 mod access;
 mod catalogue;
 mod common;
+mod control;
 mod flows;
 mod identities;
 mod journal;

@@ -146,6 +146,21 @@ pub struct StructureQuery {
     pub permite_envio: bool,
 }
 
+/// The control plane's view of a trâmite: the wire view plus what only the platform knows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Inspection {
+    pub tramite: Tramite,
+    pub sender: String,
+    pub recipient: String,
+    pub ticket: Ticket,
+    pub requested: Vec<String>,
+    pub received: Vec<String>,
+    pub downloaded: Vec<String>,
+    pub reproducao: bool,
+    pub recibo_de_conclusao: Option<String>,
+    pub metadata: serde_json::Value,
+}
+
 /// A filter on a unit where either member may be given alone.
 #[derive(Debug, Clone, Default)]
 pub struct UnitFilter {
@@ -236,13 +251,14 @@ impl<S: Store> Platform<S> {
         signer: PlatformSigner,
         store: S,
     ) -> Self {
+        let journal_capacity = config.journal_capacity;
         Platform {
             config,
             registry: RwLock::new(registry),
             store,
             clock,
             signer,
-            journal: Arc::new(Journal::default()),
+            journal: Arc::new(Journal::with_capacity(journal_capacity)),
             feed: tokio::sync::watch::channel(0).0,
         }
     }
@@ -1579,6 +1595,48 @@ impl<S: Store> Platform<S> {
                         &components,
                         &requested,
                     ),
+                },
+            })
+        })
+    }
+
+    /// Forgets every trâmite, NRE, ticket and journal entry (control-plane reset). The registry,
+    /// the configuration and the clock stay.
+    pub fn reset(&self) {
+        self.store.with(|state| *state = State::new());
+        self.journal.clear();
+        self.feed.send_modify(|version| *version += 1);
+    }
+
+    /// Adds or replaces an SPE (control plane).
+    ///
+    /// # Errors
+    /// When one of its structures is unknown or answered for by another SPE.
+    pub fn register(&self, spe: Spe) -> std::result::Result<(), crate::registry::RegistryError> {
+        self.registry
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .register(spe)
+    }
+
+    /// Everything the platform knows of one trâmite (control plane; no authorisation).
+    #[must_use]
+    pub fn inspect(&self, idt: Idt) -> Option<Inspection> {
+        self.with_state(self.clock.now(), |state| {
+            let r = state.tramites.get(&idt)?;
+            Some(Inspection {
+                tramite: self.tramite_view(r),
+                sender: r.sender.clone(),
+                recipient: r.recipient.clone(),
+                ticket: r.ticket,
+                requested: r.requested.clone(),
+                received: r.received.iter().cloned().collect(),
+                downloaded: r.downloaded.iter().cloned().collect(),
+                reproducao: r.reproducao,
+                recibo_de_conclusao: r.recibo.as_ref().map(|x| x.data_de_recebimento.clone()),
+                metadata: match &r.payload {
+                    Payload::Processo(p) => serde_json::to_value(p).unwrap_or_default(),
+                    Payload::Documento(d) => serde_json::to_value(d).unwrap_or_default(),
                 },
             })
         })

@@ -1,0 +1,281 @@
+//! The control plane: what a test (or the harness) does to the platform that no SPE can do —
+//! reset it, register an SPE, read any trâmite, inject faults, move the clock, read the journal
+//! and wait for an event. Documented with examples in `docs/control-plane.md`.
+//!
+//! It listens on its own address, plain HTTP, and only on loopback: anything that can reach a
+//! loopback port already runs on this machine with this user's rights, so the control plane
+//! gives it nothing it could not do to the simulator's process anyway. Binding it elsewhere is
+//! refused rather than left open.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use pen_protocol::ids::Idt;
+use pen_protocol::model::EstruturaOrganizacional;
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::faults::FaultSpec;
+use crate::http::AppState;
+use crate::journal::{Entry, Event};
+use crate::registry::Spe;
+
+/// Longest wait-for-event.
+pub const MAX_WAIT: Duration = Duration::from_secs(300);
+
+/// Why the control plane cannot listen.
+#[derive(Debug, Error)]
+pub enum ControlError {
+    #[error("the control plane only listens on loopback (got {0}); it has no authentication")]
+    NotLoopback(SocketAddr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A bound control-plane listener.
+#[derive(Debug)]
+pub struct ControlPlane {
+    listener: tokio::net::TcpListener,
+}
+
+impl ControlPlane {
+    /// Binds a loopback address (port 0 allowed).
+    ///
+    /// # Errors
+    /// [`ControlError::NotLoopback`] for any other address; bind errors.
+    pub async fn bind(addr: SocketAddr) -> Result<Self, ControlError> {
+        if !addr.ip().is_loopback() {
+            return Err(ControlError::NotLoopback(addr));
+        }
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ControlError::Bind { addr, source })?;
+        Ok(ControlPlane { listener })
+    }
+
+    /// `http://127.0.0.1:PORT/control/`.
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        self.listener
+            .local_addr()
+            .map(|a| format!("http://{a}/control/"))
+            .unwrap_or_default()
+    }
+
+    /// Serves until `shutdown` resolves.
+    ///
+    /// # Errors
+    /// Listener errors.
+    pub async fn serve(
+        self,
+        state: Arc<AppState>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, router(state))
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+fn problem(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(serde_json::json!({ "erro": message.into() }))).into_response()
+}
+
+/// The control-plane routes under `/control`.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route(
+            "/control/health",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route("/control/reset", post(reset))
+        .route("/control/spes", get(list_spes).post(register_spe))
+        .route("/control/tramites/{idt}", get(inspect))
+        .route(
+            "/control/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
+        .route("/control/faults/{id}", delete(remove_fault))
+        .route("/control/clock", get(clock))
+        .route("/control/clock/advance", post(advance))
+        .route("/control/journal", get(journal))
+        .route("/control/journal/wait", get(wait))
+        .with_state(state)
+}
+
+async fn reset(State(s): State<Arc<AppState>>) -> Response {
+    s.platform.reset();
+    s.faults.clear();
+    Json(serde_json::json!({"status": "ok"})).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct SpeBody {
+    id: String,
+    nome: String,
+    common_name: String,
+    sha1_fingerprint: String,
+    estruturas: Vec<EstruturaOrganizacional>,
+}
+
+async fn register_spe(State(s): State<Arc<AppState>>, Json(body): Json<SpeBody>) -> Response {
+    let spe = Spe {
+        id: body.id,
+        nome: body.nome,
+        common_name: body.common_name,
+        sha1_fingerprint: body.sha1_fingerprint.to_ascii_uppercase(),
+        estruturas: body.estruturas.into_iter().collect(),
+    };
+    match s.platform.register(spe) {
+        Ok(()) => (
+            StatusCode::CREATED,
+            Json(serde_json::json!({"status": "ok"})),
+        )
+            .into_response(),
+        Err(e) => problem(StatusCode::CONFLICT, e.to_string()),
+    }
+}
+
+async fn list_spes(State(s): State<Arc<AppState>>) -> Response {
+    let spes: Vec<serde_json::Value> = s.platform.registry(|r| {
+        r.spes()
+            .iter()
+            .map(|spe| {
+                serde_json::json!({
+                    "id": spe.id, "nome": spe.nome, "common_name": spe.common_name,
+                    "sha1_fingerprint": spe.sha1_fingerprint, "estruturas": spe.estruturas,
+                })
+            })
+            .collect()
+    });
+    Json(spes).into_response()
+}
+
+async fn inspect(State(s): State<Arc<AppState>>, Path(idt): Path<u64>) -> Response {
+    match s.platform.inspect(Idt(idt)) {
+        Some(view) => Json(view).into_response(),
+        None => problem(StatusCode::NOT_FOUND, format!("trâmite {idt} não existe")),
+    }
+}
+
+async fn list_faults(State(s): State<Arc<AppState>>) -> Response {
+    Json(s.faults.list()).into_response()
+}
+
+async fn add_fault(State(s): State<Arc<AppState>>, Json(spec): Json<FaultSpec>) -> Response {
+    let id = s.faults.add(spec);
+    (StatusCode::CREATED, Json(serde_json::json!({"id": id}))).into_response()
+}
+
+async fn clear_faults(State(s): State<Arc<AppState>>) -> Response {
+    s.faults.clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn remove_fault(State(s): State<Arc<AppState>>, Path(id): Path<u64>) -> Response {
+    if s.faults.remove(id) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        problem(StatusCode::NOT_FOUND, format!("falha {id} não existe"))
+    }
+}
+
+fn now_json(s: &AppState) -> serde_json::Value {
+    let now = s.platform.clock().now();
+    serde_json::json!({ "now": pen_protocol::datetime::format_receipt_date(now) })
+}
+
+async fn clock(State(s): State<Arc<AppState>>) -> Response {
+    Json(now_json(&s)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct Advance {
+    #[serde(default)]
+    seconds: u64,
+    #[serde(default)]
+    days: u64,
+}
+
+async fn advance(State(s): State<Arc<AppState>>, Json(by): Json<Advance>) -> Response {
+    let seconds = by.days.saturating_mul(24 * 3600).saturating_add(by.seconds);
+    if !s.platform.clock().advance(Duration::from_secs(seconds)) {
+        return problem(StatusCode::CONFLICT, "este relógio não pode ser adiantado");
+    }
+    // Timers act at once, not at the next request.
+    s.platform.tick();
+    Json(now_json(&s)).into_response()
+}
+
+/// Filters shared by the journal query and the wait.
+#[derive(Debug, Default, Deserialize)]
+struct JournalFilter {
+    /// `request`, `state_change` or `handshake_refused`.
+    kind: Option<String>,
+    spe: Option<String>,
+    idt: Option<u64>,
+    /// Situação reached (state changes).
+    to: Option<u8>,
+    /// `codigoErro` (requests).
+    error_code: Option<String>,
+    #[serde(default)]
+    after: u64,
+    limit: Option<usize>,
+    timeout_ms: Option<u64>,
+}
+
+impl JournalFilter {
+    fn matches(&self, entry: &Entry) -> bool {
+        let (kind, spe, idt, to, code) = match &entry.event {
+            Event::Request {
+                spe, error_code, ..
+            } => ("request", spe.as_deref(), None, None, error_code.as_deref()),
+            Event::StateChange { idt, to, spe, .. } => (
+                "state_change",
+                spe.as_deref(),
+                Some(idt.0),
+                Some(to.code()),
+                None,
+            ),
+            Event::HandshakeRefused { .. } => ("handshake_refused", None, None, None, None),
+        };
+        self.kind.as_deref().is_none_or(|k| k == kind)
+            && self.spe.as_deref().is_none_or(|s| Some(s) == spe)
+            && self.idt.is_none_or(|i| Some(i) == idt)
+            && self.to.is_none_or(|t| Some(t) == to)
+            && self.error_code.as_deref().is_none_or(|c| Some(c) == code)
+    }
+}
+
+async fn journal(State(s): State<Arc<AppState>>, Query(f): Query<JournalFilter>) -> Response {
+    let page = s
+        .platform
+        .journal()
+        .since(f.after, f.limit.unwrap_or(1000), |e| f.matches(e));
+    Json(page).into_response()
+}
+
+async fn wait(State(s): State<Arc<AppState>>, Query(f): Query<JournalFilter>) -> Response {
+    let timeout = Duration::from_millis(f.timeout_ms.unwrap_or(30_000)).min(MAX_WAIT);
+    match s
+        .platform
+        .journal()
+        .wait_for(f.after, timeout, |e| f.matches(e))
+        .await
+    {
+        Some(entry) => Json(entry).into_response(),
+        None => problem(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("nenhum evento em {} ms", timeout.as_millis()),
+        ),
+    }
+}
