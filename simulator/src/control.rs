@@ -16,6 +16,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use pen_protocol::api::{EnvioDeDocumento, EnvioDeProcesso};
 use pen_protocol::ids::Idt;
 use pen_protocol::model::EstruturaOrganizacional;
 use serde::Deserialize;
@@ -24,7 +27,11 @@ use thiserror::Error;
 use crate::faults::FaultSpec;
 use crate::http::AppState;
 use crate::journal::{Entry, Event};
+use crate::platform::Schema;
 use crate::registry::Spe;
+
+/// Largest control-plane body (an injection carries its components inline).
+pub const MAX_INJECT_BODY: usize = 256 * 1024 * 1024;
 
 /// Longest wait-for-event.
 pub const MAX_WAIT: Duration = Duration::from_secs(300);
@@ -109,6 +116,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/control/clock/advance", post(advance))
         .route("/control/journal", get(journal))
         .route("/control/journal/wait", get(wait))
+        .route("/control/inject", post(inject))
+        // Injected components travel inline as base64.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_INJECT_BODY))
         .with_state(state)
 }
 
@@ -278,4 +288,127 @@ async fn wait(State(s): State<Arc<AppState>>, Query(f): Query<JournalFilter>) ->
             format!("nenhum evento em {} ms", timeout.as_millis()),
         ),
     }
+}
+
+/// `POST /control/inject`: open a trâmite as any SPE, past the schema validation when asked, and
+/// upload the components given inline — what the harness uses to send a system under test what
+/// no correct sender would.
+#[derive(Debug, Deserialize)]
+struct Injection {
+    /// The SPE the trâmite comes from (`org-b`).
+    #[serde(rename = "as")]
+    as_spe: String,
+    /// Check the schema as the REST call would (default `false`: injection is for what it refuses).
+    #[serde(default)]
+    validate: bool,
+    processo: Option<EnvioDeProcesso>,
+    documento: Option<EnvioDeDocumento>,
+    /// Component bytes by hash, base64: uploaded at once when requested.
+    #[serde(default)]
+    componentes: std::collections::BTreeMap<String, String>,
+}
+
+async fn inject(State(s): State<Arc<AppState>>, Json(body): Json<Injection>) -> Response {
+    let Some(spe) = s.platform.registry(|r| r.spe(&body.as_spe).cloned()) else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            format!("SPE {} não existe", body.as_spe),
+        );
+    };
+    let schema = if body.validate {
+        Schema::Enforced
+    } else {
+        Schema::Skipped
+    };
+    let (answer, ticket, requested) = match (body.processo, body.documento) {
+        (Some(envio), None) => match s.platform.open_processo_with(&spe, envio, schema) {
+            Ok(created) => {
+                let requested: Vec<(String, String)> = created
+                    .processos_com_componentes_digitais_solicitados
+                    .first()
+                    .map(|first| {
+                        first
+                            .hashes
+                            .iter()
+                            .map(|h| (h.clone(), first.protocolo.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let ticket = created.ticket_para_envio_de_componentes_digitais;
+                (
+                    serde_json::to_value(created).unwrap_or_default(),
+                    ticket,
+                    requested,
+                )
+            }
+            Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, Json(e.body())).into_response(),
+        },
+        (None, Some(envio)) => {
+            let protocolo = envio
+                .documento
+                .protocolo
+                .as_ref()
+                .map(|p| p.0.clone())
+                .unwrap_or_default();
+            let hashes: Vec<String> = envio
+                .documento
+                .componentes_digitais
+                .iter()
+                .filter_map(|c| c.hash_conteudo().map(str::to_owned))
+                .collect();
+            match s.platform.open_documento_with(&spe, envio, schema) {
+                Ok(created) => {
+                    let ticket = created.ticket_para_envio_de_componentes_digitais;
+                    let requested = hashes.into_iter().map(|h| (h, protocolo.clone())).collect();
+                    (
+                        serde_json::to_value(created).unwrap_or_default(),
+                        ticket,
+                        requested,
+                    )
+                }
+                Err(e) => {
+                    return (StatusCode::UNPROCESSABLE_ENTITY, Json(e.body())).into_response()
+                }
+            }
+        }
+        _ => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "informe exatamente um de processo ou documento",
+            )
+        }
+    };
+    for (hash, protocolo) in requested {
+        let Some(encoded) = body.componentes.get(&hash) else {
+            continue;
+        };
+        let Ok(bytes) = STANDARD.decode(encoded) else {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                format!("componente {hash} não está em base64"),
+            );
+        };
+        let chunk = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(
+            bytes::Bytes::from(bytes),
+        )]);
+        let staged = match s.blobs.stage(chunk, u64::MAX).await {
+            Ok(staged) => staged,
+            Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        };
+        match s
+            .platform
+            .accept_component(&spe, ticket, &hash, &protocolo, staged.hash, staged.len)
+        {
+            Ok(()) => {
+                if let Err(e) = s.blobs.commit(staged).await {
+                    return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+                }
+            }
+            Err(e) => {
+                s.blobs.discard(staged).await;
+                return (StatusCode::UNPROCESSABLE_ENTITY, Json(e.body())).into_response();
+            }
+        }
+    }
+    (StatusCode::CREATED, Json(answer)).into_response()
 }

@@ -288,3 +288,54 @@ async fn an_spe_registered_through_the_control_plane_can_call() {
         "a structure answers to one SPE"
     );
 }
+
+/// The harness sends a system under test what no correct sender would: a process without
+/// interessados, injected past validation, components included.
+#[tokio::test]
+async fn injection_past_validation_reaches_the_recipient() {
+    let sim = spawn_simulator().await;
+    let mut body = envio(processo("processo-simples"), ORG_A, ORG_B, None);
+    body.processo.interessados.clear();
+    let refused = sim
+        .org("org-a")
+        .post_json("tramites/processo", &body)
+        .await
+        .error();
+    assert_eq!(refused.codigo_erro, "9010", "the REST call validates");
+
+    let hash = body.processo.documentos[0].componentes_digitais[0]
+        .hash_conteudo()
+        .unwrap()
+        .to_owned();
+    let bytes = crate::common::bytes_of(&hash);
+    let injection =
+        json!({"as": "org-a", "processo": body, "componentes": {hash: STANDARD.encode(&bytes)}});
+    let reply = sim.control().post_json("inject", &injection).await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let created: TramiteDeProcessoCriado = serde_json::from_slice(&reply.body).unwrap();
+    let b = sim.org("org-b");
+    assert_eq!(
+        b.get("tramites/pendentes").await.json::<Vec<Pendencia>>(),
+        [Pendencia {
+            idt: created.idt,
+            status: Situacao::ComponentesEnviadosRemetente
+        }]
+    );
+    let metadados: Value = b.get(&format!("tramites/{}", created.idt)).await.json();
+    assert!(metadados["processo"]
+        .get("interessados")
+        .is_none_or(|i| i.as_array().is_some_and(Vec::is_empty)));
+
+    let validated = json!({"as": "org-a", "validate": true, "processo": body});
+    assert_eq!(
+        sim.control().post_json("inject", &validated).await.status,
+        422
+    );
+    assert_eq!(
+        sim.control()
+            .post_json("inject", &json!({"as": "org-z", "processo": body}))
+            .await
+            .status,
+        404
+    );
+}

@@ -161,6 +161,14 @@ pub struct Inspection {
     pub metadata: serde_json::Value,
 }
 
+/// Whether an open call is checked against the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    Enforced,
+    /// Control-plane injection of what a correct sender would never send.
+    Skipped,
+}
+
 /// A filter on a unit where either member may be given alone.
 #[derive(Debug, Clone, Default)]
 pub struct UnitFilter {
@@ -508,6 +516,20 @@ impl<S: Store> Platform<S> {
         spe: &Spe,
         body: EnvioDeProcesso,
     ) -> Result<TramiteDeProcessoCriado> {
+        self.open_processo_with(spe, body, Schema::Enforced)
+    }
+
+    /// `POST tramites/processo`, optionally past the schema validation (the control plane's
+    /// injection of a malformed process: missing interessados, missing descrição, …).
+    ///
+    /// # Errors
+    /// As [`Platform::open_processo`], minus validation when skipped.
+    pub fn open_processo_with(
+        &self,
+        spe: &Spe,
+        body: EnvioDeProcesso,
+        schema: Schema,
+    ) -> Result<TramiteDeProcessoCriado> {
         let now = self.clock.now();
         let EnvioDeProcesso {
             cabecalho,
@@ -522,7 +544,9 @@ impl<S: Store> Platform<S> {
             v.cabecalho_de_processo(&cabecalho, &mut findings);
             v.processo(&processo, "processo", &mut findings);
         });
-        validation(&findings)?;
+        if schema == Schema::Enforced {
+            validation(&findings)?;
+        }
         let (Some(remetente), Some(destinatario)) =
             (cabecalho.remetente.clone(), cabecalho.destinatario.clone())
         else {
@@ -721,6 +745,19 @@ impl<S: Store> Platform<S> {
         spe: &Spe,
         body: EnvioDeDocumento,
     ) -> Result<TramitesDeDocumentoCriados> {
+        self.open_documento_with(spe, body, Schema::Enforced)
+    }
+
+    /// `POST tramites/documento`, optionally past the schema validation (control plane).
+    ///
+    /// # Errors
+    /// As [`Platform::open_documento`], minus validation when skipped.
+    pub fn open_documento_with(
+        &self,
+        spe: &Spe,
+        body: EnvioDeDocumento,
+        schema: Schema,
+    ) -> Result<TramitesDeDocumentoCriados> {
         let now = self.clock.now();
         let EnvioDeDocumento {
             cabecalho,
@@ -735,7 +772,9 @@ impl<S: Store> Platform<S> {
             v.cabecalho_de_documento(&cabecalho, &mut findings);
             v.documento_avulso(&documento, &mut findings);
         });
-        validation(&findings)?;
+        if schema == Schema::Enforced {
+            validation(&findings)?;
+        }
         let Some(remetente) = cabecalho.remetente.clone() else {
             return Err(err(
                 ErrorKind::RequisicaoInvalida,
