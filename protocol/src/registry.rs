@@ -157,6 +157,10 @@ pub struct PkiManifest {
     pub server: IdentityFiles,
     /// The platform's own signing identity (recibo de envio).
     pub platform: IdentityFiles,
+    /// The administrator's client identity: the control plane requires it when it is served
+    /// over mutual TLS (absent in packages made before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<IdentityFiles>,
     /// One registered identity per fixture organisation.
     #[cfg_attr(test, proptest(strategy = "crate::arb::small_vec()"))]
     pub organisations: Vec<OrganisationIdentity>,

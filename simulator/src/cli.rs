@@ -47,10 +47,13 @@ pub(crate) struct ServeArgs {
     /// per second, so automatic cancellation after 8 days takes 8 seconds).
     #[arg(long)]
     pub time_scale: Option<f64>,
-    /// Turn the control plane on at this loopback address (plain HTTP; port 0 picks one). Its URL
-    /// is the second stdout line.
+    /// Turn the control plane on at this address (port 0 picks one); its URL is the second stdout
+    /// line. Plain HTTP on loopback; mutual TLS with the PKI's administrator identity elsewhere.
     #[arg(long)]
     pub control_addr: Option<std::net::SocketAddr>,
+    /// Serve the control plane over mutual TLS (administrator identity only) even on loopback.
+    #[arg(long)]
+    pub control_mtls: bool,
     /// Keep component bytes in this folder instead of a temporary one.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -170,6 +173,7 @@ fn serve(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         clock,
         data_dir: args.data_dir,
         control_addr: args.control_addr,
+        control_mtls: args.control_mtls,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -238,6 +242,9 @@ fn print_summary(dir: &Path, manifest: &PkiManifest, out: &mut dyn Write) -> any
     };
     line("server", &manifest.server)?;
     line("platform", &manifest.platform)?;
+    if let Some(admin) = &manifest.admin {
+        line("admin", admin)?;
+    }
     for organisation in &manifest.organisations {
         line(&format!("orgs/{}", organisation.id), &organisation.files)?;
     }

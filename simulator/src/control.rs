@@ -2,10 +2,11 @@
 //! reset it, register an SPE, read any trâmite, inject faults, move the clock, read the journal
 //! and wait for an event. Documented with examples in `docs/control-plane.md`.
 //!
-//! It listens on its own address, plain HTTP, and only on loopback: anything that can reach a
+//! It listens on its own address. On loopback it speaks plain HTTP: anything that can reach a
 //! loopback port already runs on this machine with this user's rights, so the control plane
-//! gives it nothing it could not do to the simulator's process anyway. Binding it elsewhere is
-//! refused rather than left open.
+//! gives it nothing it could not do to the simulator's process anyway. Anywhere else (or on
+//! request) it speaks mutual TLS and serves only the PKI's administrator identity
+//! (`certs/admin/identity.pem`); every other certificate gets 403.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use crate::http::AppState;
 use crate::journal::{Entry, Event};
 use crate::platform::Schema;
 use crate::registry::Spe;
+use crate::server::{PeerIdentity, Server};
 
 /// Largest control-plane body (an injection carries its components inline).
 pub const MAX_INJECT_BODY: usize = 256 * 1024 * 1024;
@@ -39,8 +41,10 @@ pub const MAX_WAIT: Duration = Duration::from_secs(300);
 /// Why the control plane cannot listen.
 #[derive(Debug, Error)]
 pub enum ControlError {
-    #[error("the control plane only listens on loopback (got {0}); it has no authentication")]
-    NotLoopback(SocketAddr),
+    #[error("the control plane on {0} needs mutual TLS, and the PKI has no administrator identity (regenerate it with `pen-simulator certs init`)")]
+    NoAdminIdentity(SocketAddr),
+    #[error("the control plane's TLS configuration: {0}")]
+    Tls(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -48,34 +52,81 @@ pub enum ControlError {
     },
 }
 
+/// How the control plane is reached.
+pub enum Transport {
+    /// Plain HTTP; for loopback.
+    Plain,
+    /// Mutual TLS with this server configuration; only the certificate with this SHA-1 is served.
+    MutualTls {
+        tls: Arc<rustls::ServerConfig>,
+        admin_sha1: String,
+    },
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::Plain => f.write_str("Plain"),
+            Transport::MutualTls { admin_sha1, .. } => f
+                .debug_struct("MutualTls")
+                .field("admin_sha1", admin_sha1)
+                .finish(),
+        }
+    }
+}
+
+enum Listener {
+    Plain(tokio::net::TcpListener),
+    Mutual { server: Server, admin_sha1: String },
+}
+
 /// A bound control-plane listener.
-#[derive(Debug)]
 pub struct ControlPlane {
-    listener: tokio::net::TcpListener,
+    listener: Listener,
+    addr: SocketAddr,
+}
+
+impl std::fmt::Debug for ControlPlane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlPlane")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ControlPlane {
-    /// Binds a loopback address (port 0 allowed).
+    /// Binds the control plane (port 0 allowed). Off loopback the caller must ask for
+    /// [`Transport::MutualTls`] (see [`needs_mutual_tls`]).
     ///
     /// # Errors
-    /// [`ControlError::NotLoopback`] for any other address; bind errors.
-    pub async fn bind(addr: SocketAddr) -> Result<Self, ControlError> {
-        if !addr.ip().is_loopback() {
-            return Err(ControlError::NotLoopback(addr));
-        }
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| ControlError::Bind { addr, source })?;
-        Ok(ControlPlane { listener })
+    /// Bind errors.
+    pub async fn bind(addr: SocketAddr, transport: Transport) -> Result<Self, ControlError> {
+        let bind_error = |source| ControlError::Bind { addr, source };
+        let (listener, addr) = match transport {
+            Transport::Plain => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(bind_error)?;
+                let local = listener.local_addr().map_err(bind_error)?;
+                (Listener::Plain(listener), local)
+            }
+            Transport::MutualTls { tls, admin_sha1 } => {
+                let server = Server::bind(addr, tls).await.map_err(bind_error)?;
+                let local = server.local_addr();
+                (Listener::Mutual { server, admin_sha1 }, local)
+            }
+        };
+        Ok(ControlPlane { listener, addr })
     }
 
-    /// `http://127.0.0.1:PORT/control/`.
+    /// `http://127.0.0.1:PORT/control/`, or `https://…` over mutual TLS.
     #[must_use]
     pub fn base_url(&self) -> String {
-        self.listener
-            .local_addr()
-            .map(|a| format!("http://{a}/control/"))
-            .unwrap_or_default()
+        let scheme = match self.listener {
+            Listener::Plain(_) => "http",
+            Listener::Mutual { .. } => "https",
+        };
+        format!("{scheme}://{}/control/", self.addr)
     }
 
     /// Serves until `shutdown` resolves.
@@ -87,10 +138,43 @@ impl ControlPlane {
         state: Arc<AppState>,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, router(state))
-            .with_graceful_shutdown(shutdown)
-            .await
+        match self.listener {
+            Listener::Plain(listener) => {
+                axum::serve(listener, router(state))
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            Listener::Mutual { server, admin_sha1 } => {
+                let admin_only = axum::middleware::from_fn(
+                    move |req: axum::extract::Request, next: axum::middleware::Next| {
+                        let allowed = req
+                            .extensions()
+                            .get::<PeerIdentity>()
+                            .is_some_and(|p| p.sha1_fingerprint == admin_sha1);
+                        async move {
+                            if allowed {
+                                next.run(req).await
+                            } else {
+                                problem(
+                                    StatusCode::FORBIDDEN,
+                                    "o plano de controle exige o certificado do administrador",
+                                )
+                            }
+                        }
+                    },
+                );
+                server
+                    .serve(router(state).layer(admin_only), shutdown)
+                    .await
+            }
+        }
     }
+}
+
+/// Whether the control plane must speak mutual TLS at this address.
+#[must_use]
+pub fn needs_mutual_tls(addr: SocketAddr, forced: bool) -> bool {
+    forced || !addr.ip().is_loopback()
 }
 
 fn problem(status: StatusCode, message: impl Into<String>) -> Response {

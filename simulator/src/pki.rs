@@ -11,6 +11,7 @@
 //!   committed so that extra identities can be issued).
 //! - `server/identity.pem`, `server/cert.pem` — TLS server (SANs `localhost`, `127.0.0.1`, `::1`).
 //! - `platform/identity.pem`, `platform/cert.pem` — the platform's signing identity (recibos).
+//! - `admin/identity.pem`, `admin/cert.pem` — the control plane's administrator (mutual TLS).
 //! - `orgs/<id>/identity.pem`, `cert.pem`, `identity.p12`, `identity-encrypted.pem` — one client
 //!   identity per organisation.
 //! - `negative/{expired,foreign-ca,unregistered}/identity.pem`, `cert.pem`, and
@@ -64,6 +65,8 @@ pub const CA_COMMON_NAME: &str = "Tramita.gov.br Simulador - AC de Teste";
 pub const PLATFORM_COMMON_NAME: &str = "Tramita.gov.br Simulador - Recibos";
 /// Subject CN of the TLS server certificate (clients check the SANs, not this).
 pub const SERVER_COMMON_NAME: &str = "localhost";
+/// CN of the control plane's administrator identity (never registered as an SPE).
+pub const ADMIN_COMMON_NAME: &str = "Tramita.gov.br Simulador - Administrador";
 /// Subject CN of the valid identity that no SPE is registered with.
 pub const UNREGISTERED_COMMON_NAME: &str = "SEI NAOCADASTRADO:11222333000181";
 
@@ -239,6 +242,8 @@ pub fn generate(
         Profile::Signing,
     );
     let platform = write_identity(dir, "platform", &ca.issue(&platform, window.valid())?)?;
+    let admin = Subject::new(ADMIN_COMMON_NAME, SIMULATOR_ORGANISATION, Profile::Client);
+    let admin = write_identity(dir, "admin", &ca.issue(&admin, window.valid())?)?;
 
     let mut identities = Vec::with_capacity(organisations.len());
     for organisation in organisations {
@@ -281,6 +286,7 @@ pub fn generate(
         ca: CA_FILE.to_owned(),
         server,
         platform,
+        admin: Some(admin),
         organisations: identities,
         negative,
     };

@@ -13,7 +13,7 @@ use thiserror::Error;
 use crate::blobs::BlobStore;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::PlatformConfig;
-use crate::control::{ControlError, ControlPlane};
+use crate::control::{ControlError, ControlPlane, Transport};
 use crate::http::{router, AppState};
 use crate::pki::{Pki, PkiError};
 use crate::platform::{Platform, PlatformSigner};
@@ -50,8 +50,11 @@ pub struct SimulatorOptions {
     pub clock: SharedClock,
     /// Where component bytes live; a temporary folder when `None`.
     pub data_dir: Option<PathBuf>,
-    /// The control plane's loopback address; off when `None`.
+    /// The control plane's address; off when `None`.
     pub control_addr: Option<SocketAddr>,
+    /// Serve the control plane over mutual TLS (administrator identity only) even on loopback;
+    /// always the case off loopback.
+    pub control_mtls: bool,
 }
 
 impl SimulatorOptions {
@@ -66,6 +69,7 @@ impl SimulatorOptions {
             clock: Arc::new(SystemClock::new()),
             data_dir: None,
             control_addr: None,
+            control_mtls: false,
         }
     }
 }
@@ -130,7 +134,25 @@ impl Simulator {
             journal.record(clock.now(), event);
         }));
         let control = match options.control_addr {
-            Some(addr) => Some(ControlPlane::bind(addr).await?),
+            Some(addr) => {
+                let transport = if crate::control::needs_mutual_tls(addr, options.control_mtls) {
+                    let admin = pki
+                        .manifest()
+                        .admin
+                        .as_ref()
+                        .ok_or(ControlError::NoAdminIdentity(addr))?;
+                    let tls = pki
+                        .server_config()
+                        .map_err(|e| ControlError::Tls(e.to_string()))?;
+                    Transport::MutualTls {
+                        tls: Arc::new(tls),
+                        admin_sha1: admin.sha1_fingerprint.clone(),
+                    }
+                } else {
+                    Transport::Plain
+                };
+                Some(ControlPlane::bind(addr, transport).await?)
+            }
             None => None,
         };
         Ok(Simulator {

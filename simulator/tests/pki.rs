@@ -36,6 +36,11 @@ fn valid_certificates(manifest: &PkiManifest) -> Vec<(String, String)> {
         ("server".to_owned(), manifest.server.cert_pem.clone()),
         ("platform".to_owned(), manifest.platform.cert_pem.clone()),
     ];
+    let admin = manifest
+        .admin
+        .as_ref()
+        .expect("the committed PKI has an administrator");
+    files.push(("admin".to_owned(), admin.cert_pem.clone()));
     for o in &manifest.organisations {
         files.push((o.id.clone(), o.files.cert_pem.clone()));
     }
@@ -84,6 +89,7 @@ fn manifest_fingerprints_and_dates_match_the_files() {
     let manifest = pki.manifest();
     let identities = [&manifest.server, &manifest.platform]
         .into_iter()
+        .chain(manifest.admin.as_ref())
         .chain(manifest.organisations.iter().map(|o| &o.files))
         .chain(manifest.negative.iter().map(|n| &n.files));
     for files in identities {

@@ -34,6 +34,8 @@ pub enum TestIdentity {
     Unregistered,
     /// No client certificate at all: refused in the handshake.
     NoClientCert,
+    /// The control plane's administrator (not an SPE).
+    Admin,
 }
 
 impl TestIdentity {
@@ -59,6 +61,13 @@ impl TestIdentity {
                     .organisation(id)
                     .unwrap_or_else(|| panic!("organisation {id:?} is not in certs/manifest.json"))
                     .files
+                    .identity_pem
+            }
+            Self::Admin => {
+                &manifest
+                    .admin
+                    .as_ref()
+                    .expect("certs/manifest.json has an admin identity (regenerate the PKI)")
                     .identity_pem
             }
             Self::Expired | Self::ForeignCa | Self::Unregistered => {
@@ -89,7 +98,7 @@ impl TestIdentity {
             Self::Expired => Some(NegativeKind::Expired),
             Self::ForeignCa => Some(NegativeKind::ForeignCa),
             Self::Unregistered => Some(NegativeKind::Unregistered),
-            Self::Org(_) | Self::NoClientCert => None,
+            Self::Org(_) | Self::NoClientCert | Self::Admin => None,
         }
     }
 }

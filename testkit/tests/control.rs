@@ -339,3 +339,39 @@ async fn injection_past_validation_reaches_the_recipient() {
         404
     );
 }
+
+/// Over mutual TLS (forced here on loopback; always the case off loopback) the control plane
+/// serves the administrator's certificate and nobody else.
+#[tokio::test]
+async fn mutual_tls_control_plane_serves_only_the_administrator() {
+    use pen_simulator::runtime::{Simulator, SimulatorOptions};
+
+    let mut options = SimulatorOptions::new(pen_testkit::certs_dir());
+    options.control_addr = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    options.control_mtls = true;
+    let simulator = Simulator::bind(options).await.unwrap();
+    let control = simulator.control_url().unwrap();
+    assert!(control.starts_with("https://"), "{control}");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(simulator.run_until(async {
+        let _ = stopped.await;
+    }));
+
+    let admin = pen_testkit::https_client(&TestIdentity::Admin);
+    let health = admin.get(format!("{control}health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let org = pen_testkit::https_client(&TestIdentity::org("org-a"));
+    assert_eq!(
+        org.get(format!("{control}health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let nobody = pen_testkit::https_client(&TestIdentity::NoClientCert);
+    assert!(nobody.get(format!("{control}health")).send().await.is_err());
+
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+}

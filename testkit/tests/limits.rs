@@ -194,3 +194,98 @@ async fn several_mib_in_parts_of_1_mib_both_ways_and_a_larger_part_refused() {
     post_recibo(&b, idt, "org-b").await.ok();
     assert_eq!(situacao(&a, idt).await, Situacao::ReciboEnviadoDestinatario);
 }
+
+/// Peak resident memory of this process, from `/proc/self/status` (Linux).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// A component of hundreds of MiB crosses the simulator both ways without being held in memory:
+/// uploaded in 32 MiB parts, downloaded whole as one streamed base64 body, hashed on the fly.
+#[tokio::test]
+async fn hundreds_of_mib_cross_with_bounded_memory() {
+    use futures_util::StreamExt as _;
+
+    const SIZE: u64 = 320 * MIB;
+    let sim = pen_testkit::sim::spawn_simulator().await;
+    let (a, b) = (sim.org("org-a"), sim.org("org-b"));
+    let component = LargeComponent::new(SIZE, 77);
+    let (hash, _) = hash_reader(component.reader()).unwrap();
+    let hash = hash.to_base64();
+    let before = peak_rss_bytes();
+
+    let created: TramiteDeProcessoCriado = a
+        .post_json(
+            "tramites/processo",
+            &envio(with_component(&component, &hash), ORG_A, ORG_B, None),
+        )
+        .await
+        .json();
+    let protocolo = created.processos_com_componentes_digitais_solicitados[0]
+        .protocolo
+        .clone();
+    let base = format!(
+        "tickets-de-envio-de-componente/{}/protocolos/componentes-a-enviar",
+        created.ticket_para_envio_de_componentes_digitais
+    );
+    for part in PartRange::split(SIZE, 32 * MIB) {
+        a.put_component(
+            &format!("{base}/partes/{part}"),
+            component.bytes_at(part.inicio..part.fim),
+            &hash,
+            &protocolo,
+        )
+        .await
+        .ok();
+    }
+    let signal = IdentificacaoDeComponente {
+        hash_do_componente_digital: hash.clone(),
+        protocolo,
+    };
+    a.post_json(&format!("{base}/partes/sinalizacao-termino-envio"), &signal)
+        .await
+        .ok();
+
+    let idt = created.idt;
+    b.get(&format!("tramites/{idt}")).await.ok();
+    let response = b
+        .http
+        .post(format!(
+            "{}tramites/{idt}/protocolos/componentes-digitais",
+            sim.base_url
+        ))
+        .json(&signal)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = response.bytes_stream();
+    let (mut pending, mut hasher) = (Vec::new(), ComponentHasher::new());
+    while let Some(chunk) = stream.next().await {
+        pending.extend_from_slice(&chunk.unwrap());
+        let whole = pending.len() / 4 * 4;
+        hasher.update(&STANDARD.decode(&pending[..whole]).unwrap());
+        pending.drain(..whole);
+    }
+    assert!(pending.is_empty());
+    assert_eq!(hasher.len(), SIZE);
+    assert_eq!(hasher.finish().to_base64(), hash);
+    assert_eq!(
+        situacao(&b, idt).await,
+        Situacao::ComponentesRecebidosDestinatario
+    );
+
+    if let (Some(before), Some(after)) = (before, peak_rss_bytes()) {
+        // One 32 MiB part in the client's hands at a time, plus buffers: far below the 320 MiB
+        // the component weighs (the peak is the whole test process, other tests included).
+        let growth = after.saturating_sub(before);
+        assert!(
+            growth < 192 * MIB,
+            "peak memory grew by {} MiB",
+            growth / MIB
+        );
+    }
+}
