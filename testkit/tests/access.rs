@@ -1,9 +1,7 @@
 //! Calls by the wrong party or at the wrong moment (`rest-v3.md` §2.8, §2.9, §4.2): each is
 //! answered with the platform's error body and leaves the trâmite where it was.
 
-use pen_protocol::api::{
-    EnvioDeReciboDeTramite, IdentificacaoDeComponente, TramiteDeProcessoCriado,
-};
+use pen_protocol::api::{EnvioDeReciboDeTramite, IdentificacaoDeComponente};
 use pen_protocol::error::ErrorBody;
 use pen_protocol::hash::hash_bytes;
 use pen_protocol::ids::Idt;
@@ -11,9 +9,7 @@ use pen_protocol::receipt::ReciboDeConclusao;
 use pen_protocol::situacao::Situacao;
 use pen_testkit::sim::{spawn_simulator, Api};
 
-use crate::common::{
-    download_all, envio, post_recibo, processo, signer, situacao, tramite, upload, ORG_A, ORG_B,
-};
+use crate::common::{download_all, open, post_recibo, signer, situacao, tramite, upload};
 
 async fn recibo_error(api: &Api, idt: Idt) -> ErrorBody {
     api.get(&format!("tramites/{idt}/recibo?IDT={idt}"))
@@ -37,13 +33,7 @@ async fn download(api: &Api, idt: Idt, hash: &str, protocolo: &str) -> pen_testk
 async fn receipts_and_downloads_by_the_wrong_party_or_too_early() {
     let sim = spawn_simulator().await;
     let (a, b) = (sim.org("org-a"), sim.org("org-b"));
-    let created: TramiteDeProcessoCriado = a
-        .post_json(
-            "tramites/processo",
-            &envio(processo("processo-simples"), ORG_A, ORG_B, None),
-        )
-        .await
-        .json();
+    let created = open(&a, "processo-simples").await;
     let idt = created.idt;
     let protocolo = created.processos_com_componentes_digitais_solicitados[0]
         .protocolo

@@ -222,3 +222,13 @@ pub(crate) async fn complete(sim: &TestSimulator, name: &str) -> (Idt, Nre) {
     );
     (created.idt, created.nre)
 }
+
+/// org-a opens a trâmite of a sample process towards org-b's main unit.
+pub(crate) async fn open(a: &Api, name: &str) -> TramiteDeProcessoCriado {
+    a.post_json(
+        "tramites/processo",
+        &envio(processo(name), ORG_A, ORG_B, None),
+    )
+    .await
+    .json()
+}

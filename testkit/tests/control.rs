@@ -12,7 +12,7 @@ use pen_testkit::sim::{spawn_simulator, TestSimulator};
 use pen_testkit::TestIdentity;
 use serde_json::{json, Value};
 
-use crate::common::{envio, processo, situacao, upload, ORG_A, ORG_B};
+use crate::common::{envio, open, processo, situacao, upload, ORG_A, ORG_B};
 
 async fn fault(sim: &TestSimulator, spec: Value) -> u64 {
     let reply = sim.control().post_json("faults", &spec).await;
@@ -22,13 +22,7 @@ async fn fault(sim: &TestSimulator, spec: Value) -> u64 {
 
 async fn sent(sim: &TestSimulator) -> TramiteDeProcessoCriado {
     let a = sim.org("org-a");
-    let created: TramiteDeProcessoCriado = a
-        .post_json(
-            "tramites/processo",
-            &envio(processo("processo-simples"), ORG_A, ORG_B, None),
-        )
-        .await
-        .json();
+    let created = open(&a, "processo-simples").await;
     upload(&a, &created, None).await;
     created
 }

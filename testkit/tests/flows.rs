@@ -19,21 +19,15 @@ use pen_testkit::sim::spawn_simulator;
 use pen_testkit::TestIdentity;
 
 use crate::common::{
-    bytes_of, complete, download_all, envio, post_recibo, processo, signer, situacao, tramite,
-    unit, upload, upload_one, ORG_A, ORG_B, ORG_C,
+    bytes_of, complete, download_all, envio, open, post_recibo, processo, signer, situacao,
+    tramite, unit, upload, upload_one, ORG_A, ORG_B, ORG_C,
 };
 
 #[tokio::test]
 async fn complete_process_trâmite_whole_and_in_parts() {
     let sim = spawn_simulator().await;
     let (a, b) = (sim.org("org-a"), sim.org("org-b"));
-    let created: TramiteDeProcessoCriado = a
-        .post_json(
-            "tramites/processo",
-            &envio(processo("processo-varios-documentos"), ORG_A, ORG_B, None),
-        )
-        .await
-        .json();
+    let created = open(&a, "processo-varios-documentos").await;
     let idt = created.idt;
     assert_eq!(situacao(&a, idt).await, Situacao::Iniciado);
     let requested = created.processos_com_componentes_digitais_solicitados[0]
@@ -279,13 +273,7 @@ async fn return_keeps_the_nre_and_requests_only_what_is_missing() {
 async fn nre_in_progress_is_0044_and_changed_hash_is_0047() {
     let sim = spawn_simulator().await;
     let (a, b) = (sim.org("org-a"), sim.org("org-b"));
-    let created: TramiteDeProcessoCriado = a
-        .post_json(
-            "tramites/processo",
-            &envio(processo("processo-simples"), ORG_A, ORG_B, None),
-        )
-        .await
-        .json();
+    let created = open(&a, "processo-simples").await;
     let again = a
         .post_json(
             "tramites/processo",
@@ -334,13 +322,7 @@ async fn nre_in_progress_is_0044_and_changed_hash_is_0047() {
 async fn refusal_then_ciencia() {
     let sim = spawn_simulator().await;
     let (a, b) = (sim.org("org-a"), sim.org("org-b"));
-    let created: TramiteDeProcessoCriado = a
-        .post_json(
-            "tramites/processo",
-            &envio(processo("processo-simples"), ORG_A, ORG_B, None),
-        )
-        .await
-        .json();
+    let created = open(&a, "processo-simples").await;
     upload(&a, &created, None).await;
     let idt = created.idt;
     b.get(&format!("tramites/{idt}")).await.ok();
@@ -398,13 +380,7 @@ async fn cancel_in_each_allowed_situacao_and_not_after() {
     let sim = spawn_simulator().await;
     let (a, b) = (sim.org("org-a"), sim.org("org-b"));
     for reached in 1..=4u8 {
-        let created: TramiteDeProcessoCriado = a
-            .post_json(
-                "tramites/processo",
-                &envio(processo("processo-simples"), ORG_A, ORG_B, None),
-            )
-            .await
-            .json();
+        let created = open(&a, "processo-simples").await;
         let idt = created.idt;
         if reached >= 2 {
             upload(&a, &created, None).await;
@@ -430,13 +406,7 @@ async fn cancel_in_each_allowed_situacao_and_not_after() {
 async fn automatic_cancellation_after_idle_days() {
     let sim = spawn_simulator().await;
     let (a, b) = (sim.org("org-a"), sim.org("org-b"));
-    let created: TramiteDeProcessoCriado = a
-        .post_json(
-            "tramites/processo",
-            &envio(processo("processo-simples"), ORG_A, ORG_B, None),
-        )
-        .await
-        .json();
+    let created = open(&a, "processo-simples").await;
     upload(&a, &created, None).await;
     sim.advance(Duration::from_secs(7 * 24 * 3600));
     assert_eq!(
@@ -470,13 +440,7 @@ async fn automatic_cancellation_after_idle_days() {
 async fn authorization_and_tls_rejections() {
     let sim = spawn_simulator().await;
     let (a, b, c) = (sim.org("org-a"), sim.org("org-b"), sim.org("org-c"));
-    let created: TramiteDeProcessoCriado = a
-        .post_json(
-            "tramites/processo",
-            &envio(processo("processo-simples"), ORG_A, ORG_B, None),
-        )
-        .await
-        .json();
+    let created = open(&a, "processo-simples").await;
 
     let unregistered = sim
         .api(&TestIdentity::Unregistered)
@@ -531,13 +495,7 @@ async fn authorization_and_tls_rejections() {
 async fn wrong_receipt_signature_is_0024_and_stays_in_4() {
     let sim = spawn_simulator().await;
     let (a, b) = (sim.org("org-a"), sim.org("org-b"));
-    let created: TramiteDeProcessoCriado = a
-        .post_json(
-            "tramites/processo",
-            &envio(processo("processo-simples"), ORG_A, ORG_B, None),
-        )
-        .await
-        .json();
+    let created = open(&a, "processo-simples").await;
     upload(&a, &created, None).await;
     b.get(&format!("tramites/{}", created.idt)).await.ok();
     download_all(&b, created.idt, None).await;
@@ -571,13 +529,7 @@ async fn wrong_receipt_signature_is_0024_and_stays_in_4() {
 async fn upload_bytes_must_match_hash_size_and_range() {
     let sim = spawn_simulator().await;
     let a = sim.org("org-a");
-    let created: TramiteDeProcessoCriado = a
-        .post_json(
-            "tramites/processo",
-            &envio(processo("processo-simples"), ORG_A, ORG_B, None),
-        )
-        .await
-        .json();
+    let created = open(&a, "processo-simples").await;
     let hash = created.processos_com_componentes_digitais_solicitados[0].hashes[0].clone();
     let protocolo = created.processos_com_componentes_digitais_solicitados[0]
         .protocolo
@@ -718,13 +670,7 @@ async fn curl_support_check_gets_the_real_json_shape() {
     assert!(version.status.success());
     let sim = spawn_simulator().await;
     let a = sim.org("org-a");
-    let created: TramiteDeProcessoCriado = a
-        .post_json(
-            "tramites/processo",
-            &envio(processo("processo-simples"), ORG_A, ORG_B, None),
-        )
-        .await
-        .json();
+    let created = open(&a, "processo-simples").await;
     upload(&a, &created, None).await;
     let certs = pen_testkit::certs_dir();
     let url = format!("{}tramites/pendentes?todas=true", sim.base_url);

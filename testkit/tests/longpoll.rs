@@ -4,11 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use pen_protocol::api::{Pendencia, PendenciaLongPoll, TramiteDeProcessoCriado};
+use pen_protocol::api::{Pendencia, PendenciaLongPoll};
 use pen_protocol::situacao::Situacao;
 use pen_testkit::sim::spawn_simulator;
 
-use crate::common::{envio, processo, upload, ORG_A, ORG_B};
+use crate::common::{open, upload};
 
 #[tokio::test]
 async fn many_waiters_wake_as_soon_as_a_pendency_appears() {
@@ -33,13 +33,7 @@ async fn many_waiters_wake_as_soon_as_a_pendency_appears() {
         );
         tokio::task::yield_now().await;
     }
-    let created: TramiteDeProcessoCriado = a
-        .post_json(
-            "tramites/processo",
-            &envio(processo("processo-simples"), ORG_A, ORG_B, None),
-        )
-        .await
-        .json();
+    let created = open(&a, "processo-simples").await;
     upload(&a, &created, None).await;
     for waiter in waiters {
         let got = waiter.await.unwrap();
@@ -78,13 +72,7 @@ async fn legacy_host_pushes_each_pendency_once() {
     let (a, b) = (sim.org("org-a"), sim.org("org-b"));
     let mut idts = Vec::new();
     for _ in 0..2 {
-        let created: TramiteDeProcessoCriado = a
-            .post_json(
-                "tramites/processo",
-                &envio(processo("processo-simples"), ORG_A, ORG_B, None),
-            )
-            .await
-            .json();
+        let created = open(&a, "processo-simples").await;
         upload(&a, &created, None).await;
         idts.push(created.idt);
     }

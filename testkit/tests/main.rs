@@ -12,6 +12,7 @@ mod identities;
 mod journal;
 mod limits;
 mod longpoll;
+mod policies;
 mod profiles;
 mod queries;
 mod reproduction;

@@ -7,16 +7,10 @@ use pen_simulator::config::{PlatformConfig, Profile};
 use pen_testkit::sim::{spawn_simulator_with, Api, Reply};
 use pen_testkit::TestIdentity;
 
-use crate::common::{envio, processo, situacao, upload, ORG_A, ORG_B};
+use crate::common::{envio, open, processo, situacao, upload, ORG_A, ORG_B};
 
 async fn sent_to_b(a: &Api) -> TramiteDeProcessoCriado {
-    let created: TramiteDeProcessoCriado = a
-        .post_json(
-            "tramites/processo",
-            &envio(processo("processo-simples"), ORG_A, ORG_B, None),
-        )
-        .await
-        .json();
+    let created = open(a, "processo-simples").await;
     upload(a, &created, None).await;
     assert_eq!(
         situacao(a, created.idt).await,
@@ -70,13 +64,7 @@ async fn compat_sender_metadata_read_moves_to_3() {
 /// 9101, 0055, 9001, 9109.
 async fn business_errors(sim: &pen_testkit::sim::TestSimulator) -> Vec<(String, u16)> {
     let (a, c) = (sim.org("org-a"), sim.org("org-c"));
-    let created: TramiteDeProcessoCriado = a
-        .post_json(
-            "tramites/processo",
-            &envio(processo("processo-simples"), ORG_A, ORG_B, None),
-        )
-        .await
-        .json();
+    let created = open(&a, "processo-simples").await;
     let mut replies: Vec<Reply> = Vec::new();
     replies.push(
         a.post_json(

@@ -10,7 +10,7 @@ use pen_protocol::situacao::Situacao;
 use pen_testkit::sim::{spawn_simulator, Api};
 use serde_json::Value;
 
-use crate::common::{envio, processo, upload, ORG_A, ORG_B, ORG_C};
+use crate::common::{envio, open, processo, upload, ORG_A, ORG_B, ORG_C};
 
 /// The IDTs of a search, in answer order, with `totalDeRegistros`.
 async fn idts(api: &Api, query: &str) -> (Vec<Idt>, u64) {
@@ -261,13 +261,7 @@ async fn tramite_item_member_names() {
 async fn pendentes_accepts_every_boolean_spelling_and_refuses_others() {
     let sim = spawn_simulator().await;
     let (a, b) = (sim.org("org-a"), sim.org("org-b"));
-    let created: TramiteDeProcessoCriado = a
-        .post_json(
-            "tramites/processo",
-            &envio(processo("processo-simples"), ORG_A, ORG_B, None),
-        )
-        .await
-        .json();
+    let created = open(&a, "processo-simples").await;
     upload(&a, &created, None).await;
     let expected = [Pendencia {
         idt: created.idt,
@@ -300,13 +294,7 @@ async fn pendentes_accepts_every_boolean_spelling_and_refuses_others() {
 async fn partial_unit_filter_and_wrong_method() {
     let sim = spawn_simulator().await;
     let a = sim.org("org-a");
-    let created: TramiteDeProcessoCriado = a
-        .post_json(
-            "tramites/processo",
-            &envio(processo("processo-simples"), ORG_A, ORG_B, None),
-        )
-        .await
-        .json();
+    let created = open(&a, "processo-simples").await;
     let only_number: ConsultaDeTramites = a
         .get("tramites?remetente.numeroDeIdentificacaoDaEstrutura=152257")
         .await
