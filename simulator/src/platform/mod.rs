@@ -507,6 +507,28 @@ impl<S: Store> Platform<S> {
         })
     }
 
+    /// Runs the schema validation unless it is skipped.
+    fn validate(
+        &self,
+        schema: Schema,
+        check: impl FnOnce(&Validator<'_>, &mut Findings),
+    ) -> Result<()> {
+        if schema == Schema::Skipped {
+            return Ok(());
+        }
+        let mut findings = Findings::default();
+        self.registry(|registry| {
+            check(
+                &Validator {
+                    registry,
+                    config: &self.config,
+                },
+                &mut findings,
+            )
+        });
+        validation(&findings)
+    }
+
     /// `POST tramites/processo`.
     ///
     /// # Errors
@@ -535,18 +557,10 @@ impl<S: Store> Platform<S> {
             cabecalho,
             processo,
         } = body;
-        let mut findings = Findings::default();
-        self.registry(|registry| {
-            let v = Validator {
-                registry,
-                config: &self.config,
-            };
-            v.cabecalho_de_processo(&cabecalho, &mut findings);
-            v.processo(&processo, "processo", &mut findings);
-        });
-        if schema == Schema::Enforced {
-            validation(&findings)?;
-        }
+        self.validate(schema, |v, findings| {
+            v.cabecalho_de_processo(&cabecalho, findings);
+            v.processo(&processo, "processo", findings);
+        })?;
         let (Some(remetente), Some(destinatario)) =
             (cabecalho.remetente.clone(), cabecalho.destinatario.clone())
         else {
@@ -763,18 +777,10 @@ impl<S: Store> Platform<S> {
             cabecalho,
             documento,
         } = body;
-        let mut findings = Findings::default();
-        self.registry(|registry| {
-            let v = Validator {
-                registry,
-                config: &self.config,
-            };
-            v.cabecalho_de_documento(&cabecalho, &mut findings);
-            v.documento_avulso(&documento, &mut findings);
-        });
-        if schema == Schema::Enforced {
-            validation(&findings)?;
-        }
+        self.validate(schema, |v, findings| {
+            v.cabecalho_de_documento(&cabecalho, findings);
+            v.documento_avulso(&documento, findings);
+        })?;
         let Some(remetente) = cabecalho.remetente.clone() else {
             return Err(err(
                 ErrorKind::RequisicaoInvalida,
