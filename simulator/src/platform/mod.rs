@@ -524,7 +524,7 @@ impl<S: Store> Platform<S> {
                     config: &self.config,
                 },
                 &mut findings,
-            )
+            );
         });
         validation(&findings)
     }
