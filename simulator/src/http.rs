@@ -365,6 +365,18 @@ async fn record_request(
             .get::<ErrorMarker>()
             .map(|m| m.0.code().to_owned()),
     };
+    if let crate::journal::Event::Request {
+        spe,
+        method,
+        path,
+        status,
+        duration_micros,
+        error_code,
+        ..
+    } = &event
+    {
+        tracing::debug!(spe = spe.as_deref().unwrap_or("-"), %method, %path, status, duration_micros, error_code = error_code.as_deref().unwrap_or("-"), "request");
+    }
     s.platform.journal().record(s.platform.clock().now(), event);
     response
 }

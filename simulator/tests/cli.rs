@@ -55,6 +55,8 @@ async fn serve_prints_its_base_url_first_and_answers_there() {
                 "serve",
                 "--addr",
                 "127.0.0.1:0",
+                "--control-addr",
+                "127.0.0.1:0",
                 "--pki",
                 certs,
                 "--profile",
@@ -65,10 +67,15 @@ async fn serve_prints_its_base_url_first_and_answers_there() {
             .spawn()
             .unwrap(),
     );
-    let mut first = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let (mut first, mut second) = (String::new(), String::new());
+    stdout.read_line(&mut first).unwrap();
+    stdout.read_line(&mut second).unwrap();
+    let control = second.trim().to_owned();
+    assert!(
+        control.starts_with("http://127.0.0.1:") && control.ends_with("/control/"),
+        "{control}"
+    );
     let url = first.trim().to_owned();
     assert!(
         url.starts_with("https://127.0.0.1:") && url.ends_with("/interoperabilidade/rest/v3/"),
@@ -102,4 +109,7 @@ async fn serve_prints_its_base_url_first_and_answers_there() {
         .unwrap();
     assert_eq!(answer.status(), 200);
     assert_eq!(answer.text().await.unwrap(), "[]");
+    let plain = reqwest::Client::builder().no_proxy().build().unwrap();
+    let health = plain.get(format!("{control}health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
 }
