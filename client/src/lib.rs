@@ -1,15 +1,22 @@
 //! `pen-client`: the reference Tramita.gov.br REST v3 client.
 //!
-//! This crate will own the typed client (one method per endpoint, mTLS with reqwest + rustls),
-//! the flows an integrator runs (send, receive, return, refuse, acknowledge, cancel, follow the
-//! pending feed), the `pen-client` CLI and the `agent` mode that behaves as a well-behaved
-//! integrator (the harness's counterpart and default system under test).
-//!
-//! It depends only on `pen-protocol`: it must never learn the platform's behaviour from the
-//! simulator's code, only from the protocol.
+//! It speaks only what `pen-protocol` defines: it never learns the platform's behaviour from the
+//! simulator's code. Errors tell TLS and identity problems, transport failures and the
+//! platform's own answers apart ([`Error`]).
 //!
 //! # Layout
-//! Empty for now: the client is built by its own issue. The protocol types it will speak are
-//! re-exported so that dependants can already name them through this crate.
+//! - [`identity`] — the client certificate and key from PEM, encrypted PEM or PKCS#12.
+//! - [`api`] — [`Client`]: one typed method per REST v3 endpoint.
+//! - [`error`] — [`Error`] and the printing of a whole error chain.
+//!
+//! Still to come (issue 5): the flows (send, receive, return, refuse, follow the feed), the
+//! `pen-client` CLI and the agent mode.
 
+pub mod api;
+pub mod error;
+pub mod identity;
+
+pub use api::{Client, ClientConfig, EstruturaQuery, TramiteFilter};
+pub use error::Error;
+pub use identity::Identity;
 pub use pen_protocol as protocol;
