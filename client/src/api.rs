@@ -318,20 +318,22 @@ impl Client {
 
     // ------------------------------------------------------------------ uploads (§2.4)
 
+    /// The form the SEI module sends: `conteudo` as an HTML file part whatever the content (the
+    /// platform ignores the part's type), then the hash and the protocol as text parts.
     fn upload_form(
         bytes: Vec<u8>,
         hash: &str,
         protocolo: &str,
         file_name: &'static str,
-    ) -> reqwest::multipart::Form {
-        let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name);
-        let part = part
+    ) -> Result<reqwest::multipart::Form, Error> {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(file_name)
             .mime_str("text/html")
-            .unwrap_or_else(|_| reqwest::multipart::Part::bytes(Vec::new()));
-        reqwest::multipart::Form::new()
+            .map_err(|e| Error::Config(crate::error::chain(&e)))?;
+        Ok(reqwest::multipart::Form::new()
             .part("conteudo", part)
             .text("hashDoComponenteDigital", hash.to_owned())
-            .text("protocolo", protocolo.to_owned())
+            .text("protocolo", protocolo.to_owned()))
     }
 
     /// `PUT tickets-de-envio-de-componente/{ticket}/protocolos/componentes-a-enviar` (whole).
@@ -347,7 +349,7 @@ impl Client {
     ) -> Result<(), Error> {
         let path =
             format!("tickets-de-envio-de-componente/{ticket}/protocolos/componentes-a-enviar");
-        let form = Self::upload_form(bytes, hash, protocolo, "conteudo.html");
+        let form = Self::upload_form(bytes, hash, protocolo, "conteudo.html")?;
         self.empty(self.http.put(self.url(&path)).multipart(form))
             .await
     }
@@ -365,7 +367,7 @@ impl Client {
         bytes: Vec<u8>,
     ) -> Result<(), Error> {
         let path = format!("tickets-de-envio-de-componente/{ticket}/protocolos/componentes-a-enviar/partes/{range}");
-        let form = Self::upload_form(bytes, hash, protocolo, "arquivo_externo.html");
+        let form = Self::upload_form(bytes, hash, protocolo, "arquivo_externo.html")?;
         self.empty(self.http.put(self.url(&path)).multipart(form))
             .await
     }
