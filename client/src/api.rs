@@ -473,9 +473,18 @@ impl Client {
             .text()
             .await
             .map_err(Error::from_reqwest)?;
-        // A JSON string literal works with the SEI module too; accept both.
-        let trimmed = text.trim().trim_matches('"');
-        STANDARD.decode(trimmed).map_err(|e| Error::Decode {
+        // A JSON string literal works with the SEI module too (it JSON-decodes first); accept
+        // both, with JSON escapes (`\/`) undone.
+        let trimmed = text.trim();
+        let plain = if trimmed.starts_with('"') {
+            serde_json::from_str::<String>(trimmed).map_err(|e| Error::Decode {
+                what: what.to_owned(),
+                detail: format!("JSON: {e}"),
+            })?
+        } else {
+            trimmed.to_owned()
+        };
+        STANDARD.decode(plain).map_err(|e| Error::Decode {
             what: what.to_owned(),
             detail: format!("base64: {e}"),
         })

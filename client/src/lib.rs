@@ -8,12 +8,14 @@
 //! - [`identity`] — the client certificate and key from PEM, encrypted PEM or PKCS#12.
 //! - [`api`] — [`Client`]: one typed method per REST v3 endpoint.
 //! - [`error`] — [`Error`] and the printing of a whole error chain.
+//! - [`flows`] — send a process and receive one, each one call, bytes one block at a time.
 //!
-//! Still to come (issue 5): the flows (send, receive, return, refuse, follow the feed), the
-//! `pen-client` CLI and the agent mode.
+//! Still to come (issue 5): returning, following the feed, the `pen-client` CLI and the agent
+//! mode.
 
 pub mod api;
 pub mod error;
+pub mod flows;
 pub mod identity;
 
 pub use api::{Client, ClientConfig, EstruturaQuery, TramiteFilter};
