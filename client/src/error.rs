@@ -85,21 +85,43 @@ impl Error {
     /// (reqwest's own `Display` prints only the outermost layer).
     pub(crate) fn from_reqwest(source: reqwest::Error) -> Self {
         let message = chain(&source);
-        let mut tls = false;
-        let mut next: Option<&(dyn StdError + 'static)> = Some(&source);
-        while let Some(e) = next {
-            tls |= e.downcast_ref::<rustls::Error>().is_some()
-                || e.downcast_ref::<std::io::Error>()
-                    .and_then(|io| io.get_ref())
-                    .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
-            next = e.source();
-        }
+        let tls = is_tls_failure(&source);
         if tls {
             Error::Tls { message, source }
         } else {
             Error::Transport { message, source }
         }
     }
+}
+
+/// Whether an error chain comes from the TLS layer. rustls errors arrive wrapped in
+/// `io::Error`s (whose `source()` skips the wrapped error, so they are unwrapped by hand) or,
+/// over HTTP/2, already turned into text by the h2 crate (`received fatal alert: …`), which only
+/// the message still tells.
+fn is_tls_failure(error: &(dyn StdError + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(inner) = io.get_ref() {
+                if is_tls_failure(inner) {
+                    return true;
+                }
+            }
+            let text = io.to_string();
+            if io.kind() == std::io::ErrorKind::InvalidData
+                && (text.contains("fatal alert")
+                    || text.contains("peer certificate")
+                    || text.contains("handshake"))
+            {
+                return true;
+            }
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// `outer → cause → root cause`.

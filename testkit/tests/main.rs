@@ -5,6 +5,8 @@
 
 mod access;
 mod catalogue;
+mod client;
+mod client_flows;
 mod common;
 mod control;
 mod flows;
