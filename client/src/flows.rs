@@ -278,6 +278,31 @@ pub fn verify_sending_receipt(recibo: &ConteudoDoReciboDeEnvio) -> Result<(), Er
     Ok(())
 }
 
+/// Checks the recipient's signature on a recibo de conclusão (what the sender fetches) with the
+/// certificate the platform returns with it.
+///
+/// # Errors
+/// [`Error::Receipt`] when it does not verify, [`Error::Decode`] when the certificate is not
+/// base64.
+pub fn verify_conclusion_receipt(
+    recibo: &pen_protocol::api::ConteudoDoReciboDeTramite,
+) -> Result<(), Error> {
+    let certificate = STANDARD
+        .decode(recibo.cadeia_do_certificado.trim())
+        .map_err(|e| Error::Decode {
+            what: "cadeiaDoCertificado".to_owned(),
+            detail: e.to_string(),
+        })?;
+    let texto = ReciboDeConclusao {
+        idt: recibo.recibo.idt,
+        nre: recibo.recibo.nre.clone(),
+        data_de_recebimento: recibo.recibo.data_de_recebimento.clone(),
+        hashes: recibo.recibo.hashes_dos_componentes_digitais.clone(),
+    };
+    texto.verify(&certificate, &recibo.hash_da_assinatura)?;
+    Ok(())
+}
+
 /// A received trâmite.
 #[derive(Debug, Clone)]
 pub struct Received {

@@ -1,0 +1,109 @@
+//! The `pen-client` command line as a user runs it.
+
+use std::process::Command;
+
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pen-client"))
+}
+
+#[test]
+fn help_documents_every_command() {
+    let output = bin().arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for command in [
+        "healthcheck",
+        "estruturas",
+        "especies",
+        "hipoteses",
+        "pendencias",
+        "tramites",
+        "send",
+        "receive",
+        "recibo",
+        "recusar",
+        "ciencia",
+        "cancelar",
+    ] {
+        assert!(
+            help.contains(command),
+            "{command} missing from --help:\n{help}"
+        );
+        let sub = bin().args([command, "--help"]).output().unwrap();
+        assert!(sub.status.success(), "{command} --help");
+    }
+}
+
+#[tokio::test]
+async fn pendencias_as_json_with_identity_files() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/interoperabilidade/rest/v3/tramites/pendentes"))
+        .and(query_param("todas", "true"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(r#"[{"IDT":7,"status":2}]"#, "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let certs = concat!(env!("CARGO_MANIFEST_DIR"), "/../certs");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_pen-client"))
+        .args([
+            "--url",
+            &format!("{}/interoperabilidade/rest/v3/", server.uri()),
+        ])
+        .args([
+            "--identity",
+            &format!("{certs}/orgs/org-a/identity-encrypted.pem"),
+            "--password",
+            "pen-local",
+        ])
+        .args(["--ca", &format!("{certs}/ca.pem"), "--json", "pendencias"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(value, serde_json::json!([{"IDT": 7, "status": 2}]));
+}
+
+#[tokio::test]
+async fn a_platform_error_is_printed_and_fails() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .and(path("/interoperabilidade/rest/v3/tramites/9"))
+        .respond_with(ResponseTemplate::new(409).set_body_raw(
+            r#"{"codigoErro":"9102","mensagem":"Operação não permitida"}"#,
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    let certs = concat!(env!("CARGO_MANIFEST_DIR"), "/../certs");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_pen-client"))
+        .args([
+            "--url",
+            &format!("{}/interoperabilidade/rest/v3/", server.uri()),
+            "--pki",
+            certs,
+            "--org",
+            "org-b",
+        ])
+        .args(["cancelar", "--idt", "9"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("9102") && stderr.contains("Operação não permitida"),
+        "{stderr}"
+    );
+}
