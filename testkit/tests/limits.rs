@@ -279,11 +279,12 @@ async fn hundreds_of_mib_cross_with_bounded_memory() {
     );
 
     if let (Some(before), Some(after)) = (before, peak_rss_bytes()) {
-        // One 32 MiB part in the client's hands at a time, plus buffers: far below the 320 MiB
-        // the component weighs (the peak is the whole test process, other tests included).
+        // One 32 MiB part in the client's hands at a time, plus buffers: below the 320 MiB the
+        // component weighs (and the 427 MiB of its base64), with room for the other tests that
+        // run in this process at the same time.
         let growth = after.saturating_sub(before);
         assert!(
-            growth < 192 * MIB,
+            growth < 256 * MIB,
             "peak memory grew by {} MiB",
             growth / MIB
         );
