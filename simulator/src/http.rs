@@ -149,9 +149,12 @@ impl FromRequestParts<Shared> for Caller {
                 &[("commonName", "(sem certificado)")],
             ));
         };
-        let spe = state
-            .platform
-            .identify(&peer.sha1_fingerprint, &peer.common_name)?;
+        let spe = match parts.extensions.get::<ResolvedSpe>() {
+            Some(ResolvedSpe(Some(spe))) => spe.clone(),
+            _ => state
+                .platform
+                .identify(&peer.sha1_fingerprint, &peer.common_name)?,
+        };
         Ok(Caller { spe, peer })
     }
 }
@@ -335,48 +338,53 @@ pub fn router(state: Shared) -> Router {
         .with_state(state)
 }
 
+/// The SPE behind a request's certificate, resolved once per request by the outermost layer
+/// and read by the faults, the journal and the [`Caller`] extractor.
+#[derive(Debug, Clone)]
+struct ResolvedSpe(Option<Spe>);
+
 /// Journals every request: caller, method, path, final status, error code and the time until the
 /// response head was ready (a streamed body goes on after that).
 async fn record_request(
     State(s): State<Shared>,
-    req: Request,
+    mut req: Request,
     next: axum::middleware::Next,
 ) -> Response {
     let started = std::time::Instant::now();
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
     let peer = req.extensions().get::<PeerIdentity>().cloned();
-    let response = next.run(req).await;
     let spe = peer.as_ref().and_then(|p| {
-        s.platform.registry(|r| {
-            r.spe_by_fingerprint(&p.sha1_fingerprint)
-                .map(|x| x.id.clone())
-        })
+        s.platform
+            .registry(|r| r.spe_by_fingerprint(&p.sha1_fingerprint).cloned())
     });
+    let spe_id = spe.as_ref().map(|x| x.id.clone());
+    req.extensions_mut().insert(ResolvedSpe(spe));
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    let duration_micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let error_code = response
+        .extensions()
+        .get::<ErrorMarker>()
+        .map(|m| m.0.code().to_owned());
+    tracing::debug!(
+        spe = spe_id.as_deref().unwrap_or("-"),
+        %method,
+        %path,
+        status,
+        duration_micros,
+        error_code = error_code.as_deref().unwrap_or("-"),
+        "request"
+    );
     let event = crate::journal::Event::Request {
-        spe,
+        spe: spe_id,
         common_name: peer.map(|p| p.common_name).unwrap_or_default(),
-        method,
-        path,
-        status: response.status().as_u16(),
-        duration_micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        error_code: response
-            .extensions()
-            .get::<ErrorMarker>()
-            .map(|m| m.0.code().to_owned()),
-    };
-    if let crate::journal::Event::Request {
-        spe,
         method,
         path,
         status,
         duration_micros,
         error_code,
-        ..
-    } = &event
-    {
-        tracing::debug!(spe = spe.as_deref().unwrap_or("-"), %method, %path, status, duration_micros, error_code = error_code.as_deref().unwrap_or("-"), "request");
-    }
+    };
     s.platform.journal().record(s.platform.clock().now(), event);
     response
 }
@@ -391,12 +399,11 @@ async fn inject_faults(
     mut req: Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let spe = req.extensions().get::<PeerIdentity>().and_then(|p| {
-        s.platform.registry(|r| {
-            r.spe_by_fingerprint(&p.sha1_fingerprint)
-                .map(|x| x.id.clone())
-        })
-    });
+    let spe = req
+        .extensions()
+        .get::<ResolvedSpe>()
+        .and_then(|r| r.0.as_ref())
+        .map(|x| x.id.clone());
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
     let fired = s.faults.fire(Target {
