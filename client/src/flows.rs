@@ -22,7 +22,7 @@ use pen_protocol::hash::ComponentHasher;
 use pen_protocol::ids::Idt;
 use pen_protocol::model::ComponenteDigital;
 use pen_protocol::ranges::PartRange;
-use pen_protocol::receipt::{ReciboDeConclusao, ReciboDeEnvioTexto};
+use pen_protocol::receipt::ReciboDeConclusao;
 use pen_protocol::situacao::Situacao;
 
 use crate::api::{Client, TramiteFilter};
@@ -249,58 +249,20 @@ pub async fn send_process(
 /// Checks the platform's signature on a recibo de envio with the certificate it carries.
 ///
 /// # Errors
-/// [`Error::Receipt`] when it does not verify, [`Error::Decode`] when the certificate is not
-/// base64.
+/// [`Error::Receipt`] when it does not verify or the certificate is not base64.
 pub fn verify_sending_receipt(recibo: &ConteudoDoReciboDeEnvio) -> Result<(), Error> {
-    let certificate = STANDARD
-        .decode(recibo.cadeia_do_certificado.trim())
-        .map_err(|e| Error::Decode {
-            what: "cadeiaDoCertificado".to_owned(),
-            detail: e.to_string(),
-        })?;
-    let texto = ReciboDeEnvioTexto {
-        idt: recibo.recibo_de_envio.idt,
-        nre: recibo.recibo_de_envio.nre.clone(),
-        data_do_ultimo_componente: recibo
-            .recibo_de_envio
-            .data_de_recebimento_do_ultimo_componente_digital
-            .clone(),
-        hashes: recibo
-            .recibo_de_envio
-            .hashes_dos_componentes_digitais
-            .clone(),
-    };
-    pen_protocol::receipt::verify(
-        &certificate,
-        &texto.canonical_text(),
-        &recibo.hash_da_assinatura,
-    )?;
-    Ok(())
+    Ok(recibo.verify()?)
 }
 
 /// Checks the recipient's signature on a recibo de conclusão (what the sender fetches) with the
 /// certificate the platform returns with it.
 ///
 /// # Errors
-/// [`Error::Receipt`] when it does not verify, [`Error::Decode`] when the certificate is not
-/// base64.
+/// [`Error::Receipt`] when it does not verify or the certificate is not base64.
 pub fn verify_conclusion_receipt(
     recibo: &pen_protocol::api::ConteudoDoReciboDeTramite,
 ) -> Result<(), Error> {
-    let certificate = STANDARD
-        .decode(recibo.cadeia_do_certificado.trim())
-        .map_err(|e| Error::Decode {
-            what: "cadeiaDoCertificado".to_owned(),
-            detail: e.to_string(),
-        })?;
-    let texto = ReciboDeConclusao {
-        idt: recibo.recibo.idt,
-        nre: recibo.recibo.nre.clone(),
-        data_de_recebimento: recibo.recibo.data_de_recebimento.clone(),
-        hashes: recibo.recibo.hashes_dos_componentes_digitais.clone(),
-    };
-    texto.verify(&certificate, &recibo.hash_da_assinatura)?;
-    Ok(())
+    Ok(recibo.verify()?)
 }
 
 /// A received trâmite.

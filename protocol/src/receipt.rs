@@ -300,3 +300,60 @@ pub fn verify_with_public_key(
         .verify(text.as_bytes(), &signature)
         .map_err(|_| ReceiptError::BadSignature)
 }
+
+impl From<&crate::api::ReciboDeEnvio> for ReciboDeEnvioTexto {
+    fn from(r: &crate::api::ReciboDeEnvio) -> Self {
+        ReciboDeEnvioTexto {
+            idt: r.idt,
+            nre: r.nre.clone(),
+            data_do_ultimo_componente: r.data_de_recebimento_do_ultimo_componente_digital.clone(),
+            hashes: r.hashes_dos_componentes_digitais.clone(),
+        }
+    }
+}
+
+impl From<&crate::api::ReciboDeTramite> for ReciboDeConclusao {
+    fn from(r: &crate::api::ReciboDeTramite) -> Self {
+        ReciboDeConclusao {
+            idt: r.idt,
+            nre: r.nre.clone(),
+            data_de_recebimento: r.data_de_recebimento.clone(),
+            hashes: r.hashes_dos_componentes_digitais.clone(),
+        }
+    }
+}
+
+/// The base64 DER certificate a receipt travels with.
+fn certificate_of(cadeia: &str) -> Result<Vec<u8>, ReceiptError> {
+    STANDARD
+        .decode(cadeia.trim())
+        .map_err(|e| ReceiptError::Certificate(format!("cadeiaDoCertificado não é base64: {e}")))
+}
+
+impl crate::api::ConteudoDoReciboDeEnvio {
+    /// Verifies the platform's signature with the certificate the receipt carries.
+    ///
+    /// # Errors
+    /// [`ReceiptError::BadSignature`] and friends.
+    pub fn verify(&self) -> Result<(), ReceiptError> {
+        let texto = ReciboDeEnvioTexto::from(&self.recibo_de_envio);
+        verify(
+            &certificate_of(&self.cadeia_do_certificado)?,
+            &texto.canonical_text(),
+            &self.hash_da_assinatura,
+        )
+    }
+}
+
+impl crate::api::ConteudoDoReciboDeTramite {
+    /// Verifies the recipient's signature with the certificate the receipt carries.
+    ///
+    /// # Errors
+    /// [`ReceiptError::BadSignature`] and friends.
+    pub fn verify(&self) -> Result<(), ReceiptError> {
+        ReciboDeConclusao::from(&self.recibo).verify(
+            &certificate_of(&self.cadeia_do_certificado)?,
+            &self.hash_da_assinatura,
+        )
+    }
+}

@@ -1025,34 +1025,42 @@ mod tests {
 
     #[test]
     fn statuses_follow_the_catalogue_or_the_production_500() {
-        assert_eq!(
-            error_status(ErrorKind::ValidacaoDeCampos, false),
-            StatusCode::BAD_REQUEST
-        );
-        assert_eq!(
-            error_status(ErrorKind::TramiteNaoAutorizado, false),
-            StatusCode::FORBIDDEN
-        );
-        assert_eq!(
-            error_status(ErrorKind::HashDeDocumentoInconsistente, false),
-            StatusCode::INTERNAL_SERVER_ERROR
-        );
-        assert_eq!(
-            error_status(ErrorKind::ValidacaoDeCampos, true),
-            StatusCode::INTERNAL_SERVER_ERROR
-        );
-        // Transport-level answers keep their status in every profile.
-        assert_eq!(
-            error_status(ErrorKind::RecursoNaoEncontrado, true),
-            StatusCode::NOT_FOUND
-        );
-        assert_eq!(
-            error_status(ErrorKind::CorpoMuitoGrande, true),
-            StatusCode::PAYLOAD_TOO_LARGE
-        );
-        assert_eq!(
-            error_status(ErrorKind::ServicoIndisponivel, true),
-            StatusCode::SERVICE_UNAVAILABLE
-        );
+        let cases = [
+            (ErrorKind::ValidacaoDeCampos, false, StatusCode::BAD_REQUEST),
+            (
+                ErrorKind::TramiteNaoAutorizado,
+                false,
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                ErrorKind::HashDeDocumentoInconsistente,
+                false,
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            (
+                ErrorKind::ValidacaoDeCampos,
+                true,
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            // Transport-level answers keep their status in every profile.
+            (ErrorKind::RecursoNaoEncontrado, true, StatusCode::NOT_FOUND),
+            (
+                ErrorKind::CorpoMuitoGrande,
+                true,
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+            (
+                ErrorKind::ServicoIndisponivel,
+                true,
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+        ];
+        for (kind, as_500, expected) in cases {
+            assert_eq!(
+                error_status(kind, as_500),
+                expected,
+                "{kind:?}, as_500={as_500}"
+            );
+        }
     }
 }

@@ -5,8 +5,6 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use pen_client::{Client, ClientConfig, Error, EstruturaQuery, Identity, TramiteFilter};
 use pen_protocol::api::{
     EnvioDeReciboDeTramite, Pendencia, Recusa, Tramite, TramiteDeProcessoCriado,
@@ -15,7 +13,7 @@ use pen_protocol::datetime;
 use pen_protocol::hash::hash_bytes;
 use pen_protocol::ids::{Idt, Nre};
 use pen_protocol::ranges::PartRange;
-use pen_protocol::receipt::{self, ReciboDeConclusao, ReciboDeEnvioTexto};
+use pen_protocol::receipt::ReciboDeConclusao;
 use pen_protocol::situacao::Situacao;
 use pen_protocol::tables::MotivoRecusa;
 use pen_testkit::sim::{spawn_simulator, TestSimulator};
@@ -194,22 +192,7 @@ async fn client_drives_a_whole_process_trâmite() {
         .iter()
         .collect();
     assert_eq!(listed, requested.iter().collect());
-    let texto = ReciboDeEnvioTexto {
-        idt,
-        nre: recibo_de_envio.nre.clone(),
-        data_do_ultimo_componente: recibo_de_envio
-            .data_de_recebimento_do_ultimo_componente_digital
-            .clone(),
-        hashes: recibo_de_envio.hashes_dos_componentes_digitais.clone(),
-    };
-    receipt::verify(
-        &STANDARD
-            .decode(&envio_recibo.cadeia_do_certificado)
-            .unwrap(),
-        &texto.canonical_text(),
-        &envio_recibo.hash_da_assinatura,
-    )
-    .unwrap();
+    envio_recibo.verify().unwrap();
 
     // Recipient: pendency 2, metadata (→ 3), downloads in parts (→ 4), signed recibo (→ 5).
     assert_eq!(
@@ -246,17 +229,7 @@ async fn client_drives_a_whole_process_trâmite() {
     // Sender fetches the recibo de conclusão (→ 6) and can verify org-b's signature.
     let recibo = a.receipt(idt).await.unwrap();
     assert_eq!((recibo.recibo.idt, &recibo.recibo.nre), (idt, &created.nre));
-    ReciboDeConclusao {
-        idt,
-        nre: recibo.recibo.nre.clone(),
-        data_de_recebimento: recibo.recibo.data_de_recebimento.clone(),
-        hashes: recibo.recibo.hashes_dos_componentes_digitais.clone(),
-    }
-    .verify(
-        &STANDARD.decode(&recibo.cadeia_do_certificado).unwrap(),
-        &recibo.hash_da_assinatura,
-    )
-    .unwrap();
+    recibo.verify().unwrap();
     let t = tramite(&a, idt).await;
     assert_eq!(t.situacao_atual, Situacao::ReciboRecebidoRemetente);
     let codes: Vec<u8> = t

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use pen_protocol::api::{ConteudoDoReciboDeEnvio, Pendencia, TramiteDeProcessoCriado};
-use pen_protocol::receipt::{self, ReciboDeEnvioTexto};
 use pen_protocol::situacao::Situacao;
 use pen_testkit::sim::{spawn_simulator, TestSimulator};
 use pen_testkit::TestIdentity;
@@ -90,20 +89,10 @@ async fn each_fault_kind_changes_what_a_client_sees_and_reset_clears_them() {
         .get(&format!("tramites/{}/recibo-de-envio", created.idt))
         .await
         .json();
-    let texto = ReciboDeEnvioTexto {
-        idt: created.idt,
-        nre: recibo.recibo_de_envio.nre.clone(),
-        data_do_ultimo_componente: recibo
-            .recibo_de_envio
-            .data_de_recebimento_do_ultimo_componente_digital
-            .clone(),
-        hashes: recibo
-            .recibo_de_envio
-            .hashes_dos_componentes_digitais
-            .clone(),
-    };
-    let cert = STANDARD.decode(&recibo.cadeia_do_certificado).unwrap();
-    assert!(receipt::verify(&cert, &texto.canonical_text(), &recibo.hash_da_assinatura).is_err());
+    assert!(
+        recibo.verify().is_err(),
+        "the corrupted signature must not verify"
+    );
 
     // Reset: no faults, no trâmites, an empty journal.
     assert_eq!(
@@ -127,19 +116,7 @@ async fn each_fault_kind_changes_what_a_client_sees_and_reset_clears_them() {
         recibo.recibo_de_envio.idt.0, 1,
         "numbering starts again after a reset"
     );
-    let texto = ReciboDeEnvioTexto {
-        idt: recibo.recibo_de_envio.idt,
-        nre: recibo.recibo_de_envio.nre.clone(),
-        data_do_ultimo_componente: recibo
-            .recibo_de_envio
-            .data_de_recebimento_do_ultimo_componente_digital
-            .clone(),
-        hashes: recibo
-            .recibo_de_envio
-            .hashes_dos_componentes_digitais
-            .clone(),
-    };
-    receipt::verify(&cert, &texto.canonical_text(), &recibo.hash_da_assinatura).unwrap();
+    recibo.verify().unwrap();
 }
 
 #[tokio::test]

@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use pen_protocol::api::{
     ConsultaDeTramites, ConteudoDoReciboDeEnvio, ConteudoDoReciboDeTramite, EnvioDeProcesso,
     EnvioDeReciboDeTramite, IdentificacaoDeComponente, Metadados, Pendencia, Recusa,
@@ -12,7 +10,7 @@ use pen_protocol::api::{
 };
 use pen_protocol::model::{CabecalhoDeDocumento, DocumentoAvulso, EstruturaOrganizacional};
 use pen_protocol::ranges::PartRange;
-use pen_protocol::receipt::{self, ReciboDeConclusao, ReciboDeEnvioTexto};
+use pen_protocol::receipt::ReciboDeConclusao;
 use pen_protocol::situacao::Situacao;
 use pen_protocol::tables::MotivoRecusa;
 use pen_testkit::sim::spawn_simulator;
@@ -91,27 +89,7 @@ async fn complete_process_trâmite_whole_and_in_parts() {
         .get(&format!("tramites/{idt}/recibo-de-envio?IDT={idt}"))
         .await
         .json();
-    let texto = ReciboDeEnvioTexto {
-        idt,
-        nre: envio_recibo.recibo_de_envio.nre.clone(),
-        data_do_ultimo_componente: envio_recibo
-            .recibo_de_envio
-            .data_de_recebimento_do_ultimo_componente_digital
-            .clone(),
-        hashes: envio_recibo
-            .recibo_de_envio
-            .hashes_dos_componentes_digitais
-            .clone(),
-    };
-    let platform_cert = STANDARD
-        .decode(&envio_recibo.cadeia_do_certificado)
-        .unwrap();
-    receipt::verify(
-        &platform_cert,
-        &texto.canonical_text(),
-        &envio_recibo.hash_da_assinatura,
-    )
-    .unwrap();
+    envio_recibo.verify().unwrap();
 
     // Recipient: pendency 2, metadata (→ 3, lower-case nre), downloads in parts (→ 4).
     let pendentes: Vec<Pendencia> = b.get("tramites/pendentes?todas=true").await.json();
@@ -154,15 +132,7 @@ async fn complete_process_trâmite_whole_and_in_parts() {
         .get(&format!("tramites/{idt}/recibo?IDT={idt}"))
         .await
         .json();
-    let cert = STANDARD.decode(&recibo.cadeia_do_certificado).unwrap();
-    ReciboDeConclusao {
-        idt,
-        nre: recibo.recibo.nre.clone(),
-        data_de_recebimento: recibo.recibo.data_de_recebimento.clone(),
-        hashes: recibo.recibo.hashes_dos_componentes_digitais.clone(),
-    }
-    .verify(&cert, &recibo.hash_da_assinatura)
-    .unwrap();
+    recibo.verify().unwrap();
     let t = tramite(&a, idt).await;
     assert_eq!(t.situacao_atual, Situacao::ReciboRecebidoRemetente);
     let codes: Vec<u8> = t
