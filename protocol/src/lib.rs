@@ -22,6 +22,8 @@
 //! - [`ranges`] — `{inicio}-{fim}` part ranges (zero-based, end exclusive) and block splitting.
 //! - [`error`] — the error body `{codigoErro, mensagem, parametro[]}` and the catalogue of
 //!   platform error codes and message templates.
+//! - [`refusals`] — the motivos and justificativa texts a receiving system refuses with, in the
+//!   reference integrator's words, and their recognition.
 //! - [`tables`] — closed vocabularies of the schema (MIME types, tipos de conteúdo, motivos).
 //! - [`registry`] — organisations, the structure directory and the test-PKI manifest (not wire
 //!   types: the files shipped with the simulator).
@@ -38,6 +40,7 @@ pub use lenient::parse_bool;
 pub mod model;
 pub mod ranges;
 pub mod receipt;
+pub mod refusals;
 pub mod registry;
 pub mod situacao;
 pub mod tables;

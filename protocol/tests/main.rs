@@ -9,4 +9,5 @@ mod errors;
 mod fixtures;
 mod ids;
 mod receipts;
+mod refusals;
 mod situacao;
