@@ -14,13 +14,16 @@ use std::path::PathBuf;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use pen_protocol::api::{
-    ConteudoDoReciboDeEnvio, EnvioDeProcesso, EnvioDeReciboDeTramite, Metadados, Tramite,
-    TramiteDeProcessoCriado,
+    ComponentesSolicitados, ConteudoDoReciboDeEnvio, ConteudoDoReciboDeTramite, EnvioDeDocumento,
+    EnvioDeProcesso, EnvioDeReciboDeTramite, Metadados, Tramite, TramiteDeProcessoCriado,
+    TramitesDeDocumentoCriados,
 };
 use pen_protocol::datetime;
 use pen_protocol::hash::ComponentHasher;
-use pen_protocol::ids::Idt;
-use pen_protocol::model::ComponenteDigital;
+use pen_protocol::ids::{Idt, Nre, Ticket};
+use pen_protocol::model::{
+    CabecalhoDeProcesso, ComponenteDigital, DocumentoAvulso, EstruturaOrganizacional, Processo,
+};
 use pen_protocol::ranges::PartRange;
 use pen_protocol::receipt::ReciboDeConclusao;
 use pen_protocol::situacao::Situacao;
@@ -118,14 +121,19 @@ impl FileSink {
     /// The file a component was written to.
     #[must_use]
     pub fn path_of(&self, hash: &str) -> PathBuf {
-        let hex: String = STANDARD
-            .decode(hash)
-            .unwrap_or_default()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        self.dir.join(hex)
+        self.dir.join(file_name_of(hash))
     }
+}
+
+/// The file name a component is kept under: the hex of its SHA-256 (base64 has `/`).
+#[must_use]
+pub fn file_name_of(hash: &str) -> String {
+    STANDARD
+        .decode(hash)
+        .unwrap_or_default()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl ComponentSink for FileSink {
@@ -169,34 +177,123 @@ pub struct Sent {
     pub recibo_de_envio: ConteudoDoReciboDeEnvio,
 }
 
-fn declared_sizes(components: impl Iterator<Item = ComponenteDigital>) -> HashMap<String, u64> {
+/// A sent documento avulso: one trâmite per destinatário, one ticket for all.
+#[derive(Debug, Clone)]
+pub struct SentDocument {
+    pub created: TramitesDeDocumentoCriados,
+    pub uploaded: Vec<String>,
+    /// One per trâmite, in the order of `created.tramites`.
+    pub recibos_de_envio: Vec<ConteudoDoReciboDeEnvio>,
+}
+
+fn declared_sizes<'a>(
+    components: impl Iterator<Item = &'a ComponenteDigital>,
+) -> HashMap<String, u64> {
     components
         .filter_map(|c| Some((c.hash_conteudo()?.to_owned(), c.tamanho_em_bytes?)))
         .collect()
 }
 
-/// Sends a process: opens the trâmite, uploads what the platform requests, fetches and verifies
-/// the recibo de envio.
-///
-/// # Errors
-/// The platform's answers, I/O of the source, a recibo de envio whose signature does not verify.
-pub async fn send_process(
+/// What a correct sender checks before it opens a trâmite: the SEI module's own rules
+/// (`model-receipts-soap.md` §2.3), which never reach the platform.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotSendable {
+    #[error("Não é possível tramitar um processo sem documentos")]
+    SemDocumentos,
+    #[error("Descrição do processo {0} não informado.")]
+    SemDescricao(String),
+    #[error("Interessados do processo {0} não informados.")]
+    SemInteressados(String),
+    #[error("Não é possível tramitar um processos com documentos gerados e não assinados")]
+    DocumentoNaoAssinado,
+}
+
+/// The sender-side rules, in the order the SEI module applies them. Which ones to apply is the
+/// caller's choice (the reference agent's mutants skip some on purpose).
+#[derive(Debug, Clone, Copy)]
+pub struct SenderRules {
+    pub require_interessados: bool,
+    pub require_signatures: bool,
+}
+
+impl Default for SenderRules {
+    fn default() -> Self {
+        SenderRules {
+            require_interessados: true,
+            require_signatures: true,
+        }
+    }
+}
+
+impl SenderRules {
+    /// # Errors
+    /// The first rule the process breaks, with the module's text.
+    pub fn check_process(self, processo: &Processo) -> Result<(), NotSendable> {
+        let nup = processo
+            .protocolo
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        if processo.documentos.is_empty() {
+            return Err(NotSendable::SemDocumentos);
+        }
+        if processo
+            .descricao
+            .as_deref()
+            .is_none_or(|d| d.trim().is_empty())
+        {
+            return Err(NotSendable::SemDescricao(nup));
+        }
+        if self.require_interessados && processo.interessados.is_empty() {
+            return Err(NotSendable::SemInteressados(nup));
+        }
+        if self.require_signatures
+            && processo
+                .components()
+                .iter()
+                .any(|(_, d, c)| !d.retirado && c.assinaturas_digitais.is_empty())
+        {
+            return Err(NotSendable::DocumentoNaoAssinado);
+        }
+        Ok(())
+    }
+
+    /// # Errors
+    /// The first rule the documento avulso breaks.
+    pub fn check_document(self, documento: &DocumentoAvulso) -> Result<(), NotSendable> {
+        let protocolo = documento
+            .protocolo
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        if self.require_interessados && documento.interessados.is_empty() {
+            return Err(NotSendable::SemInteressados(protocolo));
+        }
+        if self.require_signatures
+            && documento
+                .componentes_digitais
+                .iter()
+                .any(|c| c.assinaturas_digitais.is_empty())
+        {
+            return Err(NotSendable::DocumentoNaoAssinado);
+        }
+        Ok(())
+    }
+}
+
+/// Uploads what the platform requested under one ticket, each hash once: whole below
+/// `options.whole_below`, otherwise in parts (failed parts retried once, as the SEI module does)
+/// closed by the end-of-parts signal.
+async fn upload_requested(
     client: &Client,
-    envio: &EnvioDeProcesso,
+    ticket: Ticket,
+    requested: &[ComponentesSolicitados],
+    sizes: &HashMap<String, u64>,
     source: &dyn ComponentSource,
     options: TransferOptions,
-) -> Result<Sent, Error> {
-    let sizes = declared_sizes(
-        envio
-            .processo
-            .components()
-            .into_iter()
-            .map(|(_, _, c)| c.clone()),
-    );
-    let created = client.open_process(envio).await?;
-    let ticket = created.ticket_para_envio_de_componentes_digitais;
-    let mut uploaded = Vec::new();
-    for item in &created.processos_com_componentes_digitais_solicitados {
+) -> Result<Vec<String>, Error> {
+    let mut uploaded: Vec<String> = Vec::new();
+    for item in requested {
         for hash in &item.hashes {
             if uploaded.contains(hash) {
                 continue;
@@ -225,7 +322,6 @@ pub async fn send_process(
                         failed.push(part);
                     }
                 }
-                // As the SEI module does: every failed part once more, then give up.
                 for part in failed {
                     let bytes = source.read(hash, part)?;
                     client
@@ -237,6 +333,32 @@ pub async fn send_process(
             uploaded.push(hash.clone());
         }
     }
+    Ok(uploaded)
+}
+
+/// Sends a process: opens the trâmite, uploads what the platform requests, fetches and verifies
+/// the recibo de envio. A process that travelled before carries its NRE in `envio.cabecalho`
+/// (see [`return_envio`]); the platform then requests only what the recipient lacks.
+///
+/// # Errors
+/// The platform's answers, I/O of the source, a recibo de envio whose signature does not verify.
+pub async fn send_process(
+    client: &Client,
+    envio: &EnvioDeProcesso,
+    source: &dyn ComponentSource,
+    options: TransferOptions,
+) -> Result<Sent, Error> {
+    let sizes = declared_sizes(envio.processo.components().into_iter().map(|(_, _, c)| c));
+    let created = client.open_process(envio).await?;
+    let uploaded = upload_requested(
+        client,
+        created.ticket_para_envio_de_componentes_digitais,
+        &created.processos_com_componentes_digitais_solicitados,
+        &sizes,
+        source,
+        options,
+    )
+    .await?;
     let recibo_de_envio = client.sending_receipt(created.idt).await?;
     verify_sending_receipt(&recibo_de_envio)?;
     Ok(Sent {
@@ -244,6 +366,103 @@ pub async fn send_process(
         uploaded,
         recibo_de_envio,
     })
+}
+
+/// Sends a documento avulso to every destinatário of its cabeçalho: every component once under
+/// the shared ticket, then each trâmite's recibo de envio, verified.
+///
+/// # Errors
+/// As [`send_process`].
+pub async fn send_document(
+    client: &Client,
+    envio: &EnvioDeDocumento,
+    source: &dyn ComponentSource,
+    options: TransferOptions,
+) -> Result<SentDocument, Error> {
+    let sizes = declared_sizes(envio.documento.componentes_digitais.iter());
+    let created = client.open_document(envio).await?;
+    let requested = [ComponentesSolicitados {
+        protocolo: envio
+            .documento
+            .protocolo
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        hashes: envio
+            .documento
+            .componentes_digitais
+            .iter()
+            .filter_map(|c| c.hash_conteudo().map(str::to_owned))
+            .collect(),
+    }];
+    let uploaded = upload_requested(
+        client,
+        created.ticket_para_envio_de_componentes_digitais,
+        &requested,
+        &sizes,
+        source,
+        options,
+    )
+    .await?;
+    let mut recibos_de_envio = Vec::new();
+    for tramite in &created.tramites {
+        let recibo = client.sending_receipt(tramite.idt).await?;
+        verify_sending_receipt(&recibo)?;
+        recibos_de_envio.push(recibo);
+    }
+    Ok(SentDocument {
+        created,
+        uploaded,
+        recibos_de_envio,
+    })
+}
+
+/// The envio that returns a received process to whoever sent it: the same process (plus
+/// whatever the caller added), from the unit that received it, with the NRE it travelled
+/// under. Without that NRE the platform would see a new process, and the original sender would
+/// refuse it as a protocolo that already exists (`rest-v3.md` §5.1).
+#[must_use]
+pub fn return_envio(
+    processo: Processo,
+    nre: Nre,
+    from: EstruturaOrganizacional,
+    to: EstruturaOrganizacional,
+) -> EnvioDeProcesso {
+    EnvioDeProcesso {
+        cabecalho: CabecalhoDeProcesso {
+            remetente: Some(from),
+            destinatario: Some(to),
+            nre: Some(nre),
+            enviar_apenas_componentes_digitais_pendentes: Some(true),
+            ..CabecalhoDeProcesso::default()
+        },
+        processo,
+    }
+}
+
+/// The sender's answer to a refusal (pendência `8`): reads the motivo and justificativa, then
+/// acknowledges (8 → 9). Returns the trâmite as read, refusal included.
+///
+/// # Errors
+/// The platform's answers.
+pub async fn acknowledge_refusal(client: &Client, idt: Idt) -> Result<Tramite, Error> {
+    let tramite = first(client, idt).await?;
+    client.acknowledge_refusal(idt).await?;
+    Ok(tramite)
+}
+
+/// The sender's answer to a concluded trâmite (pendência `5`): fetches the recipient's recibo
+/// de conclusão (5 → 6) and checks its signature.
+///
+/// # Errors
+/// The platform's answers, a signature that does not verify.
+pub async fn fetch_conclusion_receipt(
+    client: &Client,
+    idt: Idt,
+) -> Result<ConteudoDoReciboDeTramite, Error> {
+    let recibo = client.receipt(idt).await?;
+    verify_conclusion_receipt(&recibo)?;
+    Ok(recibo)
 }
 
 /// Checks the platform's signature on a recibo de envio with the certificate it carries.
@@ -259,9 +478,7 @@ pub fn verify_sending_receipt(recibo: &ConteudoDoReciboDeEnvio) -> Result<(), Er
 ///
 /// # Errors
 /// [`Error::Receipt`] when it does not verify or the certificate is not base64.
-pub fn verify_conclusion_receipt(
-    recibo: &pen_protocol::api::ConteudoDoReciboDeTramite,
-) -> Result<(), Error> {
+pub fn verify_conclusion_receipt(recibo: &ConteudoDoReciboDeTramite) -> Result<(), Error> {
     Ok(recibo.verify()?)
 }
 
@@ -279,6 +496,91 @@ pub struct Received {
 pub struct Corrupted {
     pub hash: String,
     pub computed: String,
+    /// `ordem` of the component in its document (what the refusal text names).
+    pub ordem: u32,
+}
+
+/// A trâmite being received: its metadata (the first read moved it 2 → 3) and the trâmite as
+/// the search shows it (what is pending, the situações reached).
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub metadados: Metadados,
+    pub tramite: Tramite,
+    /// Declared size and ordem of every component, by hash.
+    pub declared: HashMap<String, (u64, u32)>,
+}
+
+impl Incoming {
+    /// Every declared component of the process (apensados included) or of the avulso.
+    #[must_use]
+    pub fn components(&self) -> Vec<&ComponenteDigital> {
+        match (&self.metadados.processo, &self.metadados.documento) {
+            (Some(p), _) => p.components().into_iter().map(|(_, _, c)| c).collect(),
+            (None, Some(d)) => d.componentes_digitais.iter().collect(),
+            (None, None) => Vec::new(),
+        }
+    }
+}
+
+/// First steps of a reception: `GET tramites/{idt}` (2 → 3) and `GET tramites?IDT=`.
+///
+/// # Errors
+/// The platform's answers.
+pub async fn open_incoming(client: &Client, idt: Idt) -> Result<Incoming, Error> {
+    let metadados = client.metadata(idt).await?;
+    let tramite = first(client, idt).await?;
+    let mut incoming = Incoming {
+        metadados,
+        tramite,
+        declared: HashMap::new(),
+    };
+    incoming.declared = incoming
+        .components()
+        .into_iter()
+        .filter_map(|c| {
+            Some((
+                c.hash_conteudo()?.to_owned(),
+                (c.tamanho_em_bytes.unwrap_or_default(), c.ordem.unwrap_or(1)),
+            ))
+        })
+        .collect();
+    Ok(incoming)
+}
+
+/// Downloads every pending component in parts of `options.block` into `sink`, hashing while it
+/// streams. With `check_hashes` the first component whose bytes do not match stops the download
+/// and is returned; without it (a deliberately broken receiver) nothing is compared.
+///
+/// # Errors
+/// The platform's answers, sink I/O.
+pub async fn download_pending(
+    client: &Client,
+    incoming: &Incoming,
+    sink: &mut dyn ComponentSink,
+    options: TransferOptions,
+    check_hashes: bool,
+) -> Result<Option<Corrupted>, Error> {
+    let tramite = &incoming.tramite;
+    for hash in &tramite.hash_dos_componentes_pendentes_de_recebimento {
+        let (size, ordem) = incoming.declared.get(hash).copied().unwrap_or((0, 1));
+        let mut hasher = ComponentHasher::new();
+        for part in PartRange::split(size, options.block) {
+            let bytes = client
+                .download_part(tramite.idt, part, hash, &tramite.protocolo)
+                .await?;
+            hasher.update(&bytes);
+            sink.append(hash, &bytes)?;
+        }
+        let computed = hasher.finish().to_base64();
+        if check_hashes && &computed != hash {
+            return Ok(Some(Corrupted {
+                hash: hash.clone(),
+                computed,
+                ordem,
+            }));
+        }
+    }
+    Ok(None)
 }
 
 /// Receives a pending trâmite: metadata, every pending component checked against its hash, then
@@ -293,49 +595,27 @@ pub async fn receive(
     sink: &mut dyn ComponentSink,
     options: TransferOptions,
 ) -> Result<Result<Received, Corrupted>, Error> {
-    let metadados = client.metadata(idt).await?;
-    let tramite = first(client, idt).await?;
-    let sizes = match (&metadados.processo, &metadados.documento) {
-        (Some(p), _) => declared_sizes(p.components().into_iter().map(|(_, _, c)| c.clone())),
-        (None, Some(d)) => declared_sizes(d.componentes_digitais.iter().cloned()),
-        (None, None) => HashMap::new(),
-    };
-    let hashes = tramite
-        .hash_dos_componentes_pendentes_de_recebimento
-        .clone();
-    for hash in &hashes {
-        let size = sizes.get(hash).copied().unwrap_or_default();
-        let mut hasher = ComponentHasher::new();
-        for part in PartRange::split(size, options.block) {
-            let bytes = client
-                .download_part(idt, part, hash, &tramite.protocolo)
-                .await?;
-            hasher.update(&bytes);
-            sink.append(hash, &bytes)?;
-        }
-        let computed = hasher.finish().to_base64();
-        if &computed != hash {
-            return Ok(Err(Corrupted {
-                hash: hash.clone(),
-                computed,
-            }));
-        }
+    let incoming = open_incoming(client, idt).await?;
+    if let Some(corrupted) = download_pending(client, &incoming, sink, options, true).await? {
+        return Ok(Err(corrupted));
     }
     let tramite = first(client, idt).await?;
     post_signed_receipt(client, &tramite).await?;
     Ok(Ok(Received {
-        metadados,
+        metadados: incoming.metadados,
+        hashes: tramite
+            .hash_dos_componentes_pendentes_de_recebimento
+            .clone(),
         tramite,
-        hashes,
     }))
 }
 
-/// Signs and posts the recibo de conclusão as the SEI module does: the time the trâmite reached
-/// situação 4, in UTC with `.000Z`, and the hashes the platform listed as pending.
+/// The recibo de conclusão as the SEI module builds it: the time the trâmite reached situação 4,
+/// in UTC with `.000Z`, and the hashes the platform listed as pending.
 ///
 /// # Errors
-/// No situação-4 entry, signing, the platform's answer (`0024`).
-pub async fn post_signed_receipt(client: &Client, tramite: &Tramite) -> Result<(), Error> {
+/// No readable situação-4 entry.
+pub fn conclusion_receipt(tramite: &Tramite) -> Result<ReciboDeConclusao, Error> {
     let reached = tramite
         .reached(Situacao::ComponentesRecebidosDestinatario)
         .ok_or_else(|| Error::Decode {
@@ -346,25 +626,40 @@ pub async fn post_signed_receipt(client: &Client, tramite: &Tramite) -> Result<(
         what: "mudancasDeSituacao".to_owned(),
         detail: e.to_string(),
     })?;
-    let data = datetime::format_receipt_date(at.replace_millisecond(0).unwrap_or(at));
-    let recibo = ReciboDeConclusao {
+    Ok(ReciboDeConclusao {
         idt: tramite.idt,
         nre: tramite.nre.clone(),
-        data_de_recebimento: data.clone(),
+        data_de_recebimento: datetime::format_receipt_date(at.replace_millisecond(0).unwrap_or(at)),
         hashes: tramite
             .hash_dos_componentes_pendentes_de_recebimento
             .clone(),
-    };
+    })
+}
+
+/// Signs and posts the [`conclusion_receipt`] with the client's key (4 → 5).
+///
+/// # Errors
+/// No situação-4 entry, signing, the platform's answer (`0024`).
+pub async fn post_signed_receipt(client: &Client, tramite: &Tramite) -> Result<(), Error> {
+    let recibo = conclusion_receipt(tramite)?;
     let signature = recibo.sign(&client.identity().receipt_signer()?)?;
     client
         .post_receipt(
             tramite.idt,
             &EnvioDeReciboDeTramite {
-                data_de_recebimento: data,
+                data_de_recebimento: recibo.data_de_recebimento,
                 hash_da_assinatura: signature,
             },
         )
         .await
+}
+
+/// `GET tramites?IDT=`: the trâmite as the search shows it.
+///
+/// # Errors
+/// The platform's answers; an empty answer.
+pub async fn tramite(client: &Client, idt: Idt) -> Result<Tramite, Error> {
+    first(client, idt).await
 }
 
 async fn first(client: &Client, idt: Idt) -> Result<Tramite, Error> {

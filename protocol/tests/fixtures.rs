@@ -321,3 +321,38 @@ fn organisations_and_directory() {
         }
     }
 }
+
+/// The samples a correct sender must refuse to send differ from a valid one in exactly that.
+#[test]
+fn invalid_samples_lack_what_their_names_say() {
+    let parsed: Vec<(&str, Processo)> = pen_fixtures::files("invalidos")
+        .into_iter()
+        .map(|(p, b)| (p, parse_exact(p, b)))
+        .collect();
+    let names: Vec<&str> = parsed.iter().map(|(p, _)| *p).collect();
+    assert_eq!(
+        names,
+        [
+            "invalidos/processo-sem-assinatura.json",
+            "invalidos/processo-sem-interessado.json"
+        ]
+    );
+    for (path, processo) in parsed {
+        let nup = processo.protocolo.as_ref().unwrap().as_nup().unwrap();
+        assert!(nup.has_valid_check_digits(), "{path}");
+        let components = processo.components();
+        assert!(!components.is_empty(), "{path}");
+        let signed = components
+            .iter()
+            .all(|(_, _, c)| !c.assinaturas_digitais.is_empty());
+        if path.contains("sem-assinatura") {
+            assert!(components
+                .iter()
+                .all(|(_, _, c)| c.assinaturas_digitais.is_empty()));
+            assert!(!processo.interessados.is_empty());
+        } else {
+            assert!(signed, "{path}");
+            assert!(processo.interessados.is_empty(), "{path}");
+        }
+    }
+}
