@@ -208,6 +208,20 @@ pub enum NotSendable {
     DocumentoNaoAssinado,
 }
 
+/// Whether a component is a document generated in the sending system (SEI renders its own
+/// documents as HTML), as opposed to an external file: only generated documents must be signed
+/// to travel (`model-receipts-soap.md` §2.3, EXP L2446-2464).
+#[must_use]
+pub fn is_generated(c: &ComponenteDigital) -> bool {
+    c.mime_type
+        .as_deref()
+        .is_some_and(|m| m.eq_ignore_ascii_case("text/html"))
+        || c.nome.as_deref().is_some_and(|n| {
+            let n = n.to_ascii_lowercase();
+            n.ends_with(".html") || n.ends_with(".htm")
+        })
+}
+
 /// The sender-side rules, in the order the SEI module applies them. Which ones to apply is the
 /// caller's choice (the reference agent's mutants skip some on purpose).
 #[derive(Debug, Clone, Copy)]
@@ -248,10 +262,9 @@ impl SenderRules {
             return Err(NotSendable::SemInteressados(nup));
         }
         if self.require_signatures
-            && processo
-                .components()
-                .iter()
-                .any(|(_, d, c)| !d.retirado && c.assinaturas_digitais.is_empty())
+            && processo.components().iter().any(|(_, d, c)| {
+                !d.retirado && is_generated(c) && c.assinaturas_digitais.is_empty()
+            })
         {
             return Err(NotSendable::DocumentoNaoAssinado);
         }
@@ -273,7 +286,7 @@ impl SenderRules {
             && documento
                 .componentes_digitais
                 .iter()
-                .any(|c| c.assinaturas_digitais.is_empty())
+                .any(|c| is_generated(c) && c.assinaturas_digitais.is_empty())
         {
             return Err(NotSendable::DocumentoNaoAssinado);
         }

@@ -31,8 +31,14 @@ impl Envelope {
     #[must_use]
     pub fn protocolo(&self) -> Option<&str> {
         match self {
-            Envelope::Processo(p) => p.protocolo.as_ref().map(pen_protocol::ids::Protocolo::as_str),
-            Envelope::Documento(d) => d.protocolo.as_ref().map(pen_protocol::ids::Protocolo::as_str),
+            Envelope::Processo(p) => p
+                .protocolo
+                .as_ref()
+                .map(pen_protocol::ids::Protocolo::as_str),
+            Envelope::Documento(d) => d
+                .protocolo
+                .as_ref()
+                .map(pen_protocol::ids::Protocolo::as_str),
         }
     }
 

@@ -11,10 +11,13 @@
 //! - [`identities`]: [`TestIdentity`] (an organisation, or one of the identities the simulator
 //!   must refuse), [`https_client`] / [`https_client_http1`] / [`https_client_builder`]
 //!   (reqwest, trusting only the test CA) and [`rustls_client_config`] for raw TLS tests.
+//! - [`sim`]: a simulator on `127.0.0.1:0` with a manual clock and raw REST v3 callers.
+//! - [`agents`]: reference clients per organisation and reference agents with their trigger.
 //! - `tests/main.rs`: the crate's single integration-test binary.
 
 use std::path::PathBuf;
 
+pub mod agents;
 pub mod identities;
 pub mod sim;
 

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod access;
+mod agents;
 mod catalogue;
 mod client;
 mod client_flows;

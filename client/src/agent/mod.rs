@@ -392,16 +392,22 @@ impl Agent {
                 )))
             }
         };
-        let mut extra = MemorySource::default();
+        let (mut source, components_dir) = {
+            let archive = lock(&self.inner.archive);
+            (archive.source(), archive.components_dir())
+        };
         if let Some(text) = &request.despacho {
             let (documento, bytes) = despacho(&processo.documentos, text);
             let hash = hash_bytes(&bytes).to_base64();
-            extra.0.insert(hash.clone(), bytes.clone());
-            let components_dir = lock(&self.inner.archive).components_dir();
-            archive::keep_component(&components_dir, &hash, bytes.len() as u64, &extra)?;
+            let size = bytes.len() as u64;
+            let memory = MemorySource(std::iter::once((hash.clone(), bytes)).collect());
+            archive::keep_component(&components_dir, &hash, size, &memory)?;
+            source.0.insert(
+                hash.clone(),
+                components_dir.join(flows::file_name_of(&hash)),
+            );
             processo.documentos.push(documento);
         }
-        let source = lock(&self.inner.archive).source();
         self.inner
             .send_envelope(Envelope::Processo(processo), record.nre, to, &source)
             .await
@@ -805,5 +811,67 @@ impl Dispatch for Inner {
             error: error.to_string(),
             retry: true,
         });
+    }
+}
+
+/// An agent running on the current tokio runtime: its feed loop and, when asked for, its
+/// trigger. Dropping it stops both (without waiting); [`RunningAgent::stop`] waits.
+#[derive(Debug)]
+pub struct RunningAgent {
+    pub agent: Agent,
+    /// `http://127.0.0.1:PORT/` when a trigger was asked for.
+    pub trigger_url: Option<String>,
+    stop: watch::Sender<bool>,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl RunningAgent {
+    /// Starts following the feed and, with `trigger`, serving the trigger on that loopback
+    /// address (port 0 picks one).
+    ///
+    /// # Errors
+    /// The archive cannot be opened; the trigger cannot bind (or is not on loopback).
+    pub async fn start(
+        config: AgentConfig,
+        trigger: Option<std::net::SocketAddr>,
+    ) -> Result<Self, trigger::TriggerError> {
+        let agent = Agent::new(config).map_err(|e| match e {
+            AgentError::Archive(io) => trigger::TriggerError::Io(io),
+            other => trigger::TriggerError::Io(std::io::Error::other(other.to_string())),
+        })?;
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = tokio::task::JoinSet::new();
+        let trigger_url = match trigger {
+            Some(addr) => {
+                let (url, server) = trigger::bind(agent.clone(), addr, stopped.clone()).await?;
+                tasks.spawn(async move {
+                    if let Err(e) = server.await {
+                        tracing::warn!("gatilho do agente parou: {e}");
+                    }
+                });
+                Some(url)
+            }
+            None => None,
+        };
+        let runner = agent.clone();
+        tasks.spawn(async move { runner.run(stopped).await });
+        Ok(RunningAgent {
+            agent,
+            trigger_url,
+            stop,
+            tasks,
+        })
+    }
+
+    /// Stops the feed loop (after the pendências in hand) and the trigger.
+    pub async fn stop(mut self) {
+        self.stop.send_replace(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+impl Drop for RunningAgent {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
     }
 }

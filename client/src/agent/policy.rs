@@ -21,6 +21,8 @@ pub struct Policy {
     pub max_mb_by_extension: BTreeMap<String, u64>,
     /// Accepted extensions (lower-case); `None` accepts any.
     pub accepted_extensions: Option<BTreeSet<String>>,
+    /// Generated (HTML) documents without a signature; external files are never required to
+    /// carry one, as in SEI.
     pub accept_unsigned: bool,
     pub accept_missing_interessado: bool,
     pub accept_missing_descricao: bool,
@@ -147,7 +149,7 @@ impl Policy {
             .protocolo
             .as_ref()
             .map(ToString::to_string)
-            .or_else(|| documento.ordem.map(|o| o.to_string()))
+            .or_else(|| documento.ordem.map(|o| format!("de ordem {o}")))
             .unwrap_or_default();
         documento
             .componentes_digitais
@@ -211,7 +213,10 @@ impl Policy {
                 }
             }
         }
-        if !self.accept_unsigned && c.assinaturas_digitais.is_empty() {
+        if !self.accept_unsigned
+            && crate::flows::is_generated(c)
+            && c.assinaturas_digitais.is_empty()
+        {
             return Some(Refusal::DocumentoSemAssinatura {
                 protocolo: documento.to_owned(),
             });

@@ -1163,6 +1163,15 @@ impl<S: Store> Platform<S> {
                 let record = &state.tramites[&idt];
                 return Err(situacao_error("leitura de metadados", record));
             }
+            // A process that comes back with nothing the recipient lacks has nothing to download:
+            // the condition of 3 → 4 ("every pending component downloaded") already holds.
+            let nothing_pending = state.tramites[&idt].pending_for_recipient.is_empty();
+            if role == Actor::Recipient
+                && nothing_pending
+                && state.tramites[&idt].situacao.code() == 3
+            {
+                let _ = self.apply(state, idt, role, Event::ComponentsDownloaded, now);
+            }
             let r = &state.tramites[&idt];
             let (processo, documento) = match &r.payload {
                 Payload::Processo(p) => (Some(p.clone()), None),
