@@ -27,6 +27,7 @@ fn help_documents_every_command() {
         "recusar",
         "ciencia",
         "cancelar",
+        "agent",
     ] {
         assert!(
             help.contains(command),
@@ -105,5 +106,68 @@ async fn a_platform_error_is_printed_and_fails() {
     assert!(
         stderr.contains("9102") && stderr.contains("Operação não permitida"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn defect_help_lists_the_nine_mutants() {
+    let output = bin().args(["agent", "--defect", "help"]).output().unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    for name in [
+        "forget-nre",
+        "skip-hash-check",
+        "accept-oversize",
+        "bad-receipt-signature",
+        "receipt-wrong-hashes",
+        "ignore-refusal",
+        "send-unsigned",
+        "send-without-interessado",
+        "no-parts-for-large",
+    ] {
+        assert!(text.contains(name), "{name} missing:\n{text}");
+    }
+}
+
+#[test]
+fn an_unknown_sample_lists_the_samples() {
+    let certs = concat!(env!("CARGO_MANIFEST_DIR"), "/../certs");
+    let output = bin()
+        .args([
+            "--pki",
+            certs,
+            "--org",
+            "org-a",
+            "send",
+            "--fixture",
+            "nao-existe",
+        ])
+        .args(["--destinatario", "1/159098"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let text = String::from_utf8(output.stderr).unwrap();
+    assert!(text.contains("amostra nao-existe não existe"), "{text}");
+    for name in [
+        "processo-simples",
+        "documento-avulso",
+        "processo-sem-assinatura",
+    ] {
+        assert!(text.contains(name), "{name} missing:\n{text}");
+    }
+}
+
+#[test]
+fn an_unknown_defect_is_refused_before_connecting() {
+    let output = bin()
+        .args(["--url", "https://127.0.0.1:1/interoperabilidade/rest/v3/"])
+        .args(["agent", "--defect", "forget-everything"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let text = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        text.contains("defeito desconhecido: forget-everything"),
+        "{text}"
     );
 }

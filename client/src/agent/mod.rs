@@ -304,6 +304,12 @@ impl Agent {
         lock(&self.inner.archive).records()
     }
 
+    /// Ticks (with the last event's `seq`) whenever an event is logged.
+    #[must_use]
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.inner.changed.subscribe()
+    }
+
     /// Events after `since` (0: all kept).
     #[must_use]
     pub fn activity(&self, since: u64) -> Vec<Logged> {
