@@ -203,54 +203,51 @@ fn peak_rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// A component of hundreds of MiB crosses the simulator both ways without being held in memory:
-/// uploaded in 32 MiB parts, downloaded whole as one streamed base64 body, hashed on the fly.
+/// A component of hundreds of MiB crosses the simulator both ways without being held in memory
+/// anywhere: the reference client uploads it in 32 MiB parts from a generator, the simulator
+/// serves it once whole as one streamed base64 body (hashed on the fly here), then the reference
+/// client receives it in 32 MiB parts into a file, checks its hash, and signs the recibo.
 #[tokio::test]
 async fn hundreds_of_mib_cross_with_bounded_memory() {
     use futures_util::StreamExt as _;
+    use pen_client::flows::{self, FileSink, TransferOptions};
+    use pen_client::samples::SampleSource;
 
     const SIZE: u64 = 320 * MIB;
     let sim = pen_testkit::sim::spawn_simulator().await;
-    let (a, b) = (sim.org("org-a"), sim.org("org-b"));
+    let b = sim.org("org-b");
     let component = LargeComponent::new(SIZE, 77);
     let (hash, _) = hash_reader(component.reader()).unwrap();
     let hash = hash.to_base64();
     let before = peak_rss_bytes();
+    let options = TransferOptions {
+        block: 32 * MIB,
+        whole_below: 32 * MIB,
+    };
 
-    let created: TramiteDeProcessoCriado = a
-        .post_json(
-            "tramites/processo",
-            &envio(with_component(&component, &hash), ORG_A, ORG_B, None),
-        )
-        .await
-        .json();
-    let protocolo = created.processos_com_componentes_digitais_solicitados[0]
+    let mut source = SampleSource::default();
+    source.generated.insert(hash.clone(), component);
+    let envelope = envio(with_component(&component, &hash), ORG_A, ORG_B, None);
+    let sent = flows::send_process(
+        &pen_testkit::agents::client(&sim, "org-a"),
+        &envelope,
+        &source,
+        options,
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent.uploaded, [hash.clone()]);
+    let idt = sent.created.idt;
+    let protocolo = sent.created.processos_com_componentes_digitais_solicitados[0]
         .protocolo
         .clone();
-    let base = format!(
-        "tickets-de-envio-de-componente/{}/protocolos/componentes-a-enviar",
-        created.ticket_para_envio_de_componentes_digitais
-    );
-    for part in PartRange::split(SIZE, 32 * MIB) {
-        a.put_component(
-            &format!("{base}/partes/{part}"),
-            component.bytes_at(part.inicio..part.fim),
-            &hash,
-            &protocolo,
-        )
-        .await
-        .ok();
-    }
+
+    // The whole component as one body: the simulator streams it.
+    b.get(&format!("tramites/{idt}")).await.ok();
     let signal = IdentificacaoDeComponente {
         hash_do_componente_digital: hash.clone(),
         protocolo,
     };
-    a.post_json(&format!("{base}/partes/sinalizacao-termino-envio"), &signal)
-        .await
-        .ok();
-
-    let idt = created.idt;
-    b.get(&format!("tramites/{idt}")).await.ok();
     let response = b
         .http
         .post(format!(
@@ -278,10 +275,27 @@ async fn hundreds_of_mib_cross_with_bounded_memory() {
         Situacao::ComponentesRecebidosDestinatario
     );
 
+    // The reference client's reception: parts into a file, hash checked, recibo signed.
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = FileSink::new(dir.path());
+    let received = flows::receive(
+        &pen_testkit::agents::client(&sim, "org-b"),
+        idt,
+        &mut sink,
+        options,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(received.hashes, [hash.clone()]);
+    let (on_disk, len) = hash_reader(std::fs::File::open(sink.path_of(&hash)).unwrap()).unwrap();
+    assert_eq!((on_disk.to_base64(), len), (hash, SIZE));
+    assert_eq!(situacao(&b, idt).await, Situacao::ReciboEnviadoDestinatario);
+
     if let (Some(before), Some(after)) = (before, peak_rss_bytes()) {
-        // One 32 MiB part in the client's hands at a time, plus buffers: below the 320 MiB the
-        // component weighs (and the 427 MiB of its base64), with room for the other tests that
-        // run in this process at the same time.
+        // One 32 MiB part (and its base64) in the client's hands at a time, plus buffers: below
+        // the 320 MiB the component weighs (and the 427 MiB of its base64), with room for the
+        // other tests that run in this process at the same time.
         let growth = after.saturating_sub(before);
         assert!(
             growth < 256 * MIB,
