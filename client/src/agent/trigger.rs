@@ -5,8 +5,8 @@
 //! | method and path | body | answer |
 //! |---|---|---|
 //! | `GET /health` | — | `{"status":"ok","unidade":…,"defeitos":[…]}` |
-//! | `POST /send` | [`SendRequest`](super::SendRequest) | [`SendReport`](super::SendReport) |
-//! | `POST /return` | [`ReturnRequest`](super::ReturnRequest) | [`SendReport`](super::SendReport) |
+//! | `POST /send` | [`SendRequest`] | [`SendReport`](super::SendReport) |
+//! | `POST /return` | [`ReturnRequest`] | [`SendReport`](super::SendReport) |
 //! | `GET /processes` | — | every [`Record`](super::archive::Record) in the archive |
 //! | `GET /activity?since=N` | — | the [`Logged`](super::Logged) events after `N` |
 //!
