@@ -15,6 +15,7 @@ mod identities;
 mod journal;
 mod limits;
 mod longpoll;
+mod mutants;
 mod policies;
 mod profiles;
 mod queries;

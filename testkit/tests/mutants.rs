@@ -1,0 +1,820 @@
+//! The agent's nine deliberate defects, each seen from the simulator: every test runs one
+//! scenario twice, once with a correct agent and once with the mutant (same organisation, a
+//! fresh simulator each time), and asserts what differs on the wire — the requests the journal
+//! recorded, what the parties read through `GET tramites?IDT=`, and the control plane's view of
+//! the trâmite — not only what the agent says about itself.
+
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use pen_client::agent::{Defect, Event, Policy, ReturnRequest, SendReport, SendRequest};
+use pen_client::flows::{self, TransferOptions};
+use pen_client::samples;
+use pen_protocol::api::{EnvioDeProcesso, TramiteDeProcessoCriado};
+use pen_protocol::ids::Idt;
+use pen_protocol::model::CabecalhoDeProcesso;
+use pen_protocol::refusals::{Refusal, RefusalKind};
+use pen_protocol::situacao::Situacao;
+use pen_protocol::tables::MotivoRecusa;
+use pen_testkit::agents::{client, spawn_agent, TestAgent, TEST_BLOCK};
+use pen_testkit::sim::{spawn_simulator, TestSimulator};
+use serde_json::Value;
+
+use crate::common::{tramite, unit, ORG_A, ORG_B};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// org-b's main unit, as the trigger takes it.
+const TO_B: &str = "1/159098";
+
+// ---------------------------------------------------------------------- helpers
+
+/// One request as the simulator journaled it, `path` relative to the REST v3 base.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Call {
+    method: String,
+    path: String,
+    status: u16,
+    error_code: Option<String>,
+}
+
+/// Every request `spe` made so far, in order.
+async fn calls(sim: &TestSimulator, spe: &str) -> Vec<Call> {
+    let page: Value = sim
+        .control()
+        .get(&format!("journal?kind=request&spe={spe}&limit=100000"))
+        .await
+        .json();
+    page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let path = e["path"].as_str().unwrap();
+            Call {
+                method: e["method"].as_str().unwrap().to_owned(),
+                path: path
+                    .strip_prefix(pen_protocol::BASE_PATH)
+                    .unwrap_or(path)
+                    .to_owned(),
+                status: u16::try_from(e["status"].as_u64().unwrap()).unwrap(),
+                error_code: e["error_code"].as_str().map(str::to_owned),
+            }
+        })
+        .collect()
+}
+
+/// The calls with this method whose path passes `path`.
+fn only(calls: &[Call], method: &str, path: impl Fn(&str) -> bool) -> Vec<Call> {
+    calls
+        .iter()
+        .filter(|c| c.method == method && path(&c.path))
+        .cloned()
+        .collect()
+}
+
+fn opens(calls: &[Call]) -> Vec<Call> {
+    only(calls, "POST", |p| p == "tramites/processo")
+}
+
+fn downloads(calls: &[Call]) -> Vec<Call> {
+    only(calls, "POST", |p| {
+        p.contains("/protocolos/componentes-digitais")
+    })
+}
+
+fn recibos_posted(calls: &[Call], idt: Idt) -> Vec<Call> {
+    only(calls, "POST", |p| p == format!("tramites/{idt}/recibo"))
+}
+
+fn recusas(calls: &[Call], idt: Idt) -> Vec<Call> {
+    only(calls, "POST", |p| p == format!("tramites/{idt}/recusa"))
+}
+
+/// The control plane's view of a trâmite (requested/received/downloaded, stored metadata).
+async fn inspect(sim: &TestSimulator, idt: Idt) -> Value {
+    sim.control().get(&format!("tramites/{idt}")).await.json()
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn trigger<T: serde::Serialize>(
+    agent: &TestAgent,
+    path: &str,
+    body: &T,
+) -> reqwest::Response {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!("{}{path}", agent.trigger_url))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The first event matching `want` (earlier ones count), failing the test with the last events.
+async fn event(agent: &TestAgent, what: &str, want: impl Fn(&Event) -> bool) -> Event {
+    agent.wait_for(WAIT, want).await.unwrap_or_else(|| {
+        let last: Vec<_> = agent.activity(0).into_iter().rev().take(5).collect();
+        panic!("{what} never happened; last events: {last:?}")
+    })
+}
+
+/// How the agent took a trâmite: received or refused.
+async fn received(agent: &TestAgent, idt: Idt) -> Event {
+    event(agent, &format!("a decision on trâmite {idt}"), |e| {
+        matches!(e, Event::Received { idt: i, .. } | Event::Refused { idt: i, .. } if *i == idt)
+    })
+    .await
+}
+
+fn send_request(fixture: &str) -> SendRequest {
+    SendRequest {
+        fixture: fixture.into(),
+        destino: TO_B.into(),
+        ..SendRequest::default()
+    }
+}
+
+/// Sends a sample org-a → org-b with the raw client (no sender-side rules), so that the
+/// recipient's policy is what decides.
+async fn send_raw(sim: &TestSimulator, sample: samples::Sample) -> Idt {
+    let samples::Envelope::Processo(processo) = sample.envelope else {
+        panic!("a process sample");
+    };
+    let envio = EnvioDeProcesso {
+        cabecalho: CabecalhoDeProcesso {
+            remetente: Some(unit(ORG_A)),
+            destinatario: Some(unit(ORG_B)),
+            enviar_apenas_componentes_digitais_pendentes: Some(true),
+            ..CabecalhoDeProcesso::default()
+        },
+        processo,
+    };
+    flows::send_process(
+        &client(sim, "org-a"),
+        &envio,
+        &sample.source,
+        TransferOptions::default(),
+    )
+    .await
+    .unwrap()
+    .created
+    .idt
+}
+
+/// Opens a trâmite org-a → org-b through the control plane with its components uploaded at
+/// once (situação 2), before any agent of org-b is listening.
+async fn inject(sim: &TestSimulator, sample: &samples::Sample) -> Idt {
+    let samples::Envelope::Processo(processo) = &sample.envelope else {
+        panic!("a process sample");
+    };
+    let componentes: serde_json::Map<String, Value> = sample
+        .source
+        .files
+        .0
+        .iter()
+        .map(|(h, b)| (h.clone(), STANDARD.encode(b).into()))
+        .collect();
+    let created: TramiteDeProcessoCriado = sim
+        .control()
+        .post_json(
+            "inject",
+            &serde_json::json!({
+                "as": "org-a",
+                "processo": {
+                    "cabecalho": {"remetente": unit(ORG_A), "destinatario": unit(ORG_B)},
+                    "processo": processo,
+                },
+                "componentes": componentes,
+            }),
+        )
+        .await
+        .json();
+    created.idt
+}
+
+/// Damages the bytes the simulator stores for a component (same length, first byte flipped),
+/// so that what it serves no longer hashes to what the sender declared.
+///
+/// The platform verifies every upload — whole, in parts, and the control plane's inline
+/// injection — against the declared hash, so a corrupted component cannot be delivered through
+/// any API; what is left is corruption at rest. The store is content-addressed
+/// (`blobs/<hex sha-256>`) in a folder only its `Debug` form names.
+fn corrupt_stored_component(sim: &TestSimulator, hash: &str) {
+    let debug = format!("{:?}", sim.state.blobs);
+    let root = debug
+        .split_once("root: \"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map_or_else(|| panic!("no root in {debug}"), |(root, _)| root);
+    let hex: String = STANDARD
+        .decode(hash)
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let path = std::path::Path::new(root).join("blobs").join(hex);
+    let mut bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bytes[0] ^= 0xFF;
+    std::fs::write(&path, bytes).unwrap();
+}
+
+// ---------------------------------------------------------------------- forget-nre
+
+#[derive(Debug)]
+struct Returned {
+    original_nre: pen_protocol::ids::Nre,
+    back: SendReport,
+    /// How org-a's agent took the return.
+    taken: Event,
+    /// org-b's uploads: it only received before, so these are the return's.
+    uploads_by_b: Vec<Call>,
+    /// What the platform asked org-b to upload for the return.
+    requested: Vec<String>,
+    /// The return as its sender reads it once the sender's agent has closed it.
+    seen: pen_protocol::api::Tramite,
+}
+
+/// org-a's agent sends a process to org-b's agent, which returns it (no despacho).
+async fn sent_and_returned(defects: &[Defect]) -> Returned {
+    let sim = spawn_simulator().await;
+    let policy = Policy::reference().unwrap();
+    let a = spawn_agent(&sim, "org-a", ORG_A, policy.clone(), &[]).await;
+    let b = spawn_agent(&sim, "org-b", ORG_B, policy, defects).await;
+    let sent = a
+        .send(&send_request("processo-varios-documentos"))
+        .await
+        .unwrap();
+    let first = sent.idts[0];
+    assert!(matches!(received(&b, first).await, Event::Received { .. }));
+    event(
+        &a,
+        "org-a's conclusion of the first trâmite",
+        |e| matches!(e, Event::Concluded { idt } if *idt == first),
+    )
+    .await;
+    let reply = trigger(
+        &b,
+        "return",
+        &ReturnRequest {
+            nup: sent.protocolo.clone(),
+            ..ReturnRequest::default()
+        },
+    )
+    .await;
+    assert_eq!(reply.status(), 200, "{}", reply.text().await.unwrap());
+    let back: SendReport = reply.json().await.unwrap();
+    let idt = back.idts[0];
+    let taken = received(&a, idt).await;
+    // org-b's agent closes its side either way: recibo fetched, or refusal acknowledged.
+    event(&b, "org-b closing the return", |e| {
+        matches!(e, Event::Concluded { idt: i } | Event::RefusalAcknowledged { idt: i, .. } if *i == idt)
+    })
+    .await;
+    let journal = calls(&sim, "org-b").await;
+    let uploads_by_b = only(&journal, "PUT", |p| p.contains("componentes-a-enviar"));
+    let requested = strings(&inspect(&sim, idt).await["requested"]);
+    let seen = tramite(&sim.org("org-b"), idt).await;
+    a.running.stop().await;
+    b.running.stop().await;
+    Returned {
+        original_nre: sent.nre,
+        back,
+        taken,
+        uploads_by_b,
+        requested,
+        seen,
+    }
+}
+
+#[tokio::test]
+async fn forget_nre_returns_under_a_new_nre_and_the_origin_refuses_it() {
+    let correct = sent_and_returned(&[]).await;
+    let mutant = sent_and_returned(&[Defect::ForgetNre]).await;
+
+    // Correct: the return travels under the original NRE, nothing is uploaded again, org-a
+    // recognises its own process and concludes; org-b fetches the recibo (6).
+    assert_eq!(correct.back.nre, correct.original_nre);
+    assert_eq!(correct.seen.nre, correct.original_nre);
+    assert!(correct.requested.is_empty(), "{correct:?}");
+    assert!(correct.uploads_by_b.is_empty(), "{correct:?}");
+    assert!(
+        matches!(correct.taken, Event::Received { returned: true, .. }),
+        "{correct:?}"
+    );
+    assert_eq!(
+        correct.seen.situacao_atual,
+        Situacao::ReciboRecebidoRemetente
+    );
+    assert_eq!(correct.seen.motivo_da_recusa, None);
+
+    // Mutant: the platform issues a new NRE, asks for every component again, and org-a refuses
+    // a protocolo it already holds under another NRE (99, "… já existe …"); org-b acknowledges.
+    assert_ne!(mutant.back.nre, mutant.original_nre);
+    assert_eq!(mutant.seen.nre, mutant.back.nre);
+    assert_eq!(mutant.requested.len(), 3, "{mutant:?}");
+    assert_eq!(mutant.uploads_by_b.len(), 3, "{mutant:?}");
+    assert!(mutant
+        .uploads_by_b
+        .iter()
+        .all(|c| c.status == 200 && !c.path.contains("/partes/")));
+    assert!(matches!(mutant.taken, Event::Refused { .. }), "{mutant:?}");
+    assert_eq!(mutant.seen.situacao_atual, Situacao::CienciaRecusa);
+    assert_eq!(mutant.seen.motivo_da_recusa, Some(MotivoRecusa::Outro));
+    let justificativa = mutant.seen.justificativa_da_recusa.clone().unwrap();
+    assert_eq!(
+        Refusal::recognise(&justificativa),
+        Some(RefusalKind::ProtocoloJaExiste)
+    );
+    assert!(
+        justificativa.contains(&mutant.back.protocolo),
+        "{justificativa}"
+    );
+}
+
+// ---------------------------------------------------------------------- skip-hash-check
+
+#[derive(Debug)]
+struct CorruptedDelivery {
+    idt: Idt,
+    taken: Event,
+    b: Vec<Call>,
+    /// As the sender reads it.
+    seen: pen_protocol::api::Tramite,
+    inspected: Value,
+}
+
+/// A trâmite towards org-b whose only component the platform serves corrupted.
+async fn corrupted_towards_b(defects: &[Defect]) -> CorruptedDelivery {
+    let sim = spawn_simulator().await;
+    let sample = samples::load("processo-simples").unwrap();
+    let idt = inject(&sim, &sample).await;
+    let hash = sample.envelope.components()[0]
+        .hash_conteudo()
+        .unwrap()
+        .to_owned();
+    corrupt_stored_component(&sim, &hash);
+    let b = spawn_agent(&sim, "org-b", ORG_B, Policy::reference().unwrap(), defects).await;
+    let taken = received(&b, idt).await;
+    let out = CorruptedDelivery {
+        idt,
+        taken,
+        b: calls(&sim, "org-b").await,
+        seen: tramite(&sim.org("org-a"), idt).await,
+        inspected: inspect(&sim, idt).await,
+    };
+    b.running.stop().await;
+    out
+}
+
+#[tokio::test]
+async fn skip_hash_check_concludes_a_corrupted_component() {
+    let correct = corrupted_towards_b(&[]).await;
+    let mutant = corrupted_towards_b(&[Defect::SkipHashCheck]).await;
+
+    // Both download the component: the difference is what comes after.
+    for run in [&correct, &mutant] {
+        assert_eq!(downloads(&run.b).len(), 1, "{run:?}");
+        assert_eq!(strings(&run.inspected["downloaded"]).len(), 1, "{run:?}");
+    }
+
+    // Correct: a recusa with motivo 02 and the module's text, no recibo.
+    assert!(matches!(correct.taken, Event::Refused { .. }));
+    assert_eq!(recusas(&correct.b, correct.idt).len(), 1);
+    assert!(recibos_posted(&correct.b, correct.idt).is_empty());
+    assert_eq!(correct.seen.situacao_atual, Situacao::Recusado);
+    assert_eq!(
+        correct.seen.motivo_da_recusa,
+        Some(MotivoRecusa::ComponenteCorrompido)
+    );
+    assert_eq!(
+        correct.seen.justificativa_da_recusa.as_deref(),
+        Some(
+            Refusal::HashNaoConfere { ordem: 1 }
+                .justificativa()
+                .as_str()
+        )
+    );
+    assert!(correct.inspected["recibo_de_conclusao"].is_null());
+
+    // Mutant: a recibo de conclusão of the corrupted bytes, accepted (5), and no recusa.
+    assert!(matches!(mutant.taken, Event::Received { .. }));
+    assert!(recusas(&mutant.b, mutant.idt).is_empty());
+    let recibos = recibos_posted(&mutant.b, mutant.idt);
+    assert_eq!(recibos.len(), 1);
+    assert_eq!(recibos[0].status, 200);
+    assert_eq!(
+        mutant.seen.situacao_atual,
+        Situacao::ReciboEnviadoDestinatario
+    );
+    assert_eq!(mutant.seen.motivo_da_recusa, None);
+    assert!(mutant.inspected["recibo_de_conclusao"].is_string());
+}
+
+// ---------------------------------------------------------------------- accept-oversize
+
+#[derive(Debug)]
+struct Oversize {
+    idt: Idt,
+    taken: Event,
+    b: Vec<Call>,
+    seen: pen_protocol::api::Tramite,
+    inspected: Value,
+}
+
+/// A 1.5 MB attachment towards an org-b that takes at most 1 MB per component.
+async fn oversize_towards_b(defects: &[Defect]) -> Oversize {
+    let sim = spawn_simulator().await;
+    let policy = Policy {
+        max_document_mb: Some(1),
+        ..Policy::reference().unwrap()
+    };
+    let b = spawn_agent(&sim, "org-b", ORG_B, policy, defects).await;
+    let sample = samples::load("processo-simples")
+        .unwrap()
+        .with_large_attachment(1_500_000, 1)
+        .unwrap();
+    let idt = send_raw(&sim, sample).await;
+    let taken = received(&b, idt).await;
+    let out = Oversize {
+        idt,
+        taken,
+        b: calls(&sim, "org-b").await,
+        seen: tramite(&sim.org("org-a"), idt).await,
+        inspected: inspect(&sim, idt).await,
+    };
+    b.running.stop().await;
+    out
+}
+
+#[tokio::test]
+async fn accept_oversize_downloads_and_concludes_what_the_policy_refuses() {
+    let correct = oversize_towards_b(&[]).await;
+    let mutant = oversize_towards_b(&[Defect::AcceptOversize]).await;
+
+    // Correct: refused on the metadata (99, the size text), not one byte downloaded.
+    assert!(matches!(correct.taken, Event::Refused { .. }));
+    assert!(downloads(&correct.b).is_empty(), "{:?}", correct.b);
+    assert!(strings(&correct.inspected["downloaded"]).is_empty());
+    assert_eq!(recusas(&correct.b, correct.idt).len(), 1);
+    assert_eq!(correct.seen.situacao_atual, Situacao::Recusado);
+    assert_eq!(correct.seen.motivo_da_recusa, Some(MotivoRecusa::Outro));
+    assert_eq!(
+        correct.seen.justificativa_da_recusa.as_deref(),
+        Some(
+            Refusal::TamanhoMaximoGeral { mb: 1 }
+                .justificativa()
+                .as_str()
+        )
+    );
+
+    // Mutant: both components downloaded (the 1.5 MB one in 64 KiB parts), recibo posted (5).
+    let parts = 1_500_000u64.div_ceil(TEST_BLOCK);
+    let got = downloads(&mutant.b);
+    assert!(got.iter().all(|c| c.status == 200));
+    assert_eq!(got.len() as u64, 1 + parts, "{got:?}");
+    assert_eq!(strings(&mutant.inspected["downloaded"]).len(), 2);
+    assert!(recusas(&mutant.b, mutant.idt).is_empty());
+    assert_eq!(recibos_posted(&mutant.b, mutant.idt).len(), 1);
+    assert_eq!(
+        mutant.seen.situacao_atual,
+        Situacao::ReciboEnviadoDestinatario
+    );
+    assert!(matches!(mutant.taken, Event::Received { .. }));
+}
+
+// ---------------------------------------------------------------------- recibo de conclusão
+
+#[derive(Debug)]
+struct Receipt {
+    idt: Idt,
+    taken: Event,
+    b: Vec<Call>,
+    seen: pen_protocol::api::Tramite,
+    inspected: Value,
+}
+
+/// A sample towards org-b's agent, which downloads it and posts its recibo de conclusão.
+async fn receipt_of(fixture: &str, defects: &[Defect]) -> Receipt {
+    let sim = spawn_simulator().await;
+    let b = spawn_agent(&sim, "org-b", ORG_B, Policy::reference().unwrap(), defects).await;
+    let idt = send_raw(&sim, samples::load(fixture).unwrap()).await;
+    let taken = received(&b, idt).await;
+    let out = Receipt {
+        idt,
+        taken,
+        b: calls(&sim, "org-b").await,
+        seen: tramite(&sim.org("org-a"), idt).await,
+        inspected: inspect(&sim, idt).await,
+    };
+    b.running.stop().await;
+    out
+}
+
+/// What a correct recibo and a rejected one look like on the wire.
+fn assert_receipt_rejected(correct: &Receipt, mutant: &Receipt, components: usize) {
+    // Correct: one POST recibo, 200; the sender reads 5, no refusal.
+    let posted = recibos_posted(&correct.b, correct.idt);
+    assert_eq!(
+        posted
+            .iter()
+            .map(|c| (c.status, c.error_code.clone()))
+            .collect::<Vec<_>>(),
+        [(200, None)],
+        "{correct:?}"
+    );
+    assert!(recusas(&correct.b, correct.idt).is_empty());
+    assert!(matches!(correct.taken, Event::Received { .. }));
+    assert_eq!(
+        correct.seen.situacao_atual,
+        Situacao::ReciboEnviadoDestinatario
+    );
+    assert!(correct.inspected["recibo_de_conclusao"].is_string());
+
+    // Mutant: the same downloads, then the recibo answered 0024 and the trâmite refused (99)
+    // with the platform's message.
+    assert_eq!(
+        strings(&mutant.inspected["downloaded"]).len(),
+        components,
+        "{mutant:?}"
+    );
+    let posted = recibos_posted(&mutant.b, mutant.idt);
+    assert_eq!(posted.len(), 1, "{mutant:?}");
+    assert_eq!(posted[0].error_code.as_deref(), Some("0024"), "{mutant:?}");
+    assert_eq!(posted[0].status, 500);
+    assert_eq!(recusas(&mutant.b, mutant.idt).len(), 1);
+    assert!(mutant.inspected["recibo_de_conclusao"].is_null());
+    assert_eq!(mutant.seen.situacao_atual, Situacao::Recusado);
+    assert_eq!(mutant.seen.motivo_da_recusa, Some(MotivoRecusa::Outro));
+    let justificativa = mutant.seen.justificativa_da_recusa.clone().unwrap();
+    assert!(
+        justificativa.contains("Recibo de conclusão de trâmite não aceito"),
+        "{justificativa}"
+    );
+    assert!(
+        matches!(&mutant.taken, Event::Refused { justificativa: j, .. } if *j == justificativa)
+    );
+}
+
+#[tokio::test]
+async fn bad_receipt_signature_gets_0024_and_ends_in_a_refusal() {
+    let correct = receipt_of("processo-simples", &[]).await;
+    let mutant = receipt_of("processo-simples", &[Defect::BadReceiptSignature]).await;
+    assert_receipt_rejected(&correct, &mutant, 1);
+}
+
+#[tokio::test]
+async fn receipt_wrong_hashes_gets_0024_and_ends_in_a_refusal() {
+    let correct = receipt_of("processo-multicomponente", &[]).await;
+    let mutant = receipt_of("processo-multicomponente", &[Defect::ReceiptWrongHashes]).await;
+    assert_eq!(strings(&correct.inspected["downloaded"]).len(), 2);
+    assert_receipt_rejected(&correct, &mutant, 2);
+}
+
+// ---------------------------------------------------------------------- ignore-refusal
+
+#[derive(Debug)]
+struct RefusedSend {
+    idt: Idt,
+    a: Vec<Call>,
+    seen: pen_protocol::api::Tramite,
+}
+
+/// org-a's agent sends a process whose espécie org-b does not map; org-b refuses it (04).
+async fn refused_send(defects: &[Defect]) -> RefusedSend {
+    let sim = spawn_simulator().await;
+    let mut strict = Policy::reference().unwrap();
+    strict.especies.unmapped.insert(42);
+    let a = spawn_agent(&sim, "org-a", ORG_A, Policy::reference().unwrap(), defects).await;
+    let b = spawn_agent(&sim, "org-b", ORG_B, strict, &[]).await;
+    let sent = a.send(&send_request("processo-simples")).await.unwrap();
+    let idt = sent.idts[0];
+    assert!(matches!(
+        received(&b, idt).await,
+        Event::Refused {
+            motivo: MotivoRecusa::EspecieNaoMapeada,
+            ..
+        }
+    ));
+    event(&a, "org-a's handling of the refusal", |e| {
+        matches!(e, Event::RefusalAcknowledged { idt: i, .. } | Event::RefusalIgnored { idt: i } if *i == idt)
+    })
+    .await;
+    let out = RefusedSend {
+        idt,
+        a: calls(&sim, "org-a").await,
+        seen: tramite(&sim.org("org-a"), idt).await,
+    };
+    a.running.stop().await;
+    b.running.stop().await;
+    out
+}
+
+#[tokio::test]
+async fn ignore_refusal_never_acknowledges_and_the_trâmite_stays_at_8() {
+    let correct = refused_send(&[]).await;
+    let mutant = refused_send(&[Defect::IgnoreRefusal]).await;
+    let ciencia = |run: &RefusedSend| {
+        only(&run.a, "GET", |p| {
+            p == format!("tramites/{}/ciencia", run.idt)
+        })
+    };
+
+    let acknowledged = ciencia(&correct);
+    assert_eq!(acknowledged.len(), 1, "{correct:?}");
+    assert_eq!(acknowledged[0].status, 200);
+    assert_eq!(correct.seen.situacao_atual, Situacao::CienciaRecusa);
+
+    assert!(ciencia(&mutant).is_empty(), "{mutant:?}");
+    assert_eq!(mutant.seen.situacao_atual, Situacao::Recusado);
+    // The refusal itself is the same in both runs.
+    for run in [&correct, &mutant] {
+        assert_eq!(
+            run.seen.motivo_da_recusa,
+            Some(MotivoRecusa::EspecieNaoMapeada)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------- sender-side rules
+
+#[derive(Debug)]
+struct TriggeredSend {
+    status: u16,
+    body: Value,
+    a: Vec<Call>,
+    /// The control plane's view of what was opened, if anything was.
+    inspected: Option<Value>,
+}
+
+/// org-a's agent is asked through its trigger to send a sample to org-b.
+async fn triggered_send(fixture: &str, defects: &[Defect]) -> TriggeredSend {
+    let sim = spawn_simulator().await;
+    let a = spawn_agent(&sim, "org-a", ORG_A, Policy::reference().unwrap(), defects).await;
+    let reply = trigger(&a, "send", &send_request(fixture)).await;
+    let status = reply.status().as_u16();
+    let body: Value = reply.json().await.unwrap();
+    let inspected = match body["IDT"].as_array() {
+        Some(idts) if status == 200 => Some(inspect(&sim, Idt(idts[0].as_u64().unwrap())).await),
+        _ => None,
+    };
+    let out = TriggeredSend {
+        status,
+        body,
+        a: calls(&sim, "org-a").await,
+        inspected,
+    };
+    a.running.stop().await;
+    out
+}
+
+#[tokio::test]
+async fn send_unsigned_puts_an_unsigned_generated_document_on_the_wire() {
+    let correct = triggered_send("processo-sem-assinatura", &[]).await;
+    let mutant = triggered_send("processo-sem-assinatura", &[Defect::SendUnsigned]).await;
+
+    assert_eq!(correct.status, 422, "{correct:?}");
+    assert_eq!(
+        correct.body["erro"],
+        "Não é possível tramitar um processos com documentos gerados e não assinados"
+    );
+    assert!(opens(&correct.a).is_empty(), "{correct:?}");
+    assert!(only(&correct.a, "PUT", |_| true).is_empty());
+
+    assert_eq!(mutant.status, 200, "{mutant:?}");
+    let opened = opens(&mutant.a);
+    assert_eq!(opened.len(), 1, "{mutant:?}");
+    assert_eq!(opened[0].status, 200);
+    let inspected = mutant.inspected.as_ref().unwrap();
+    let documentos = inspected["metadata"]["documentos"].as_array().unwrap();
+    let components: Vec<&Value> = documentos
+        .iter()
+        .flat_map(|d| d["componentesDigitais"].as_array().unwrap())
+        .collect();
+    assert!(!components.is_empty());
+    assert!(
+        components.iter().all(|c| c["assinaturasDigitais"]
+            .as_array()
+            .is_none_or(Vec::is_empty)),
+        "{inspected}"
+    );
+    // The whole thing travelled: the platform holds the component (situação 2).
+    assert_eq!(inspected["tramite"]["situacaoAtual"], 2);
+}
+
+#[tokio::test]
+async fn send_without_interessado_reaches_the_platform_which_rejects_it() {
+    let correct = triggered_send("processo-sem-interessado", &[]).await;
+    let mutant = triggered_send(
+        "processo-sem-interessado",
+        &[Defect::SendWithoutInteressado],
+    )
+    .await;
+
+    // Correct: stopped by the sender-side rule, nothing on the wire.
+    assert_eq!(correct.status, 422, "{correct:?}");
+    assert_eq!(
+        correct.body["erro"],
+        "Interessados do processo 00394.000202/2025-31 não informados."
+    );
+    assert!(opens(&correct.a).is_empty(), "{correct:?}");
+
+    // Mutant: the open reaches the strict platform, which answers its schema validation error
+    // (400, 9010) naming the empty interessados; nothing is uploaded. The trigger reports the
+    // platform's refusal as 502.
+    let opened = opens(&mutant.a);
+    assert_eq!(
+        opened
+            .iter()
+            .map(|c| (c.status, c.error_code.as_deref()))
+            .collect::<Vec<_>>(),
+        [(400, Some("9010"))],
+        "{mutant:?}"
+    );
+    assert!(only(&mutant.a, "PUT", |_| true).is_empty());
+    assert_eq!(mutant.status, 502);
+    let erro = mutant.body["erro"].as_str().unwrap();
+    assert!(
+        erro.contains("processo.interessados não pode ser vazio"),
+        "{erro}"
+    );
+}
+
+// ---------------------------------------------------------------------- no-parts-for-large
+
+#[derive(Debug)]
+struct LargeSend {
+    a: Vec<Call>,
+    inspected: Value,
+}
+
+/// org-a's agent sends a process with a 300 000-byte attachment (above its 64 KiB block).
+async fn large_send(defects: &[Defect]) -> LargeSend {
+    let sim = spawn_simulator().await;
+    let a = spawn_agent(&sim, "org-a", ORG_A, Policy::reference().unwrap(), defects).await;
+    let sent = a
+        .send(&SendRequest {
+            anexo_bytes: Some(300_000),
+            ..send_request("processo-simples")
+        })
+        .await
+        .unwrap();
+    let out = LargeSend {
+        a: calls(&sim, "org-a").await,
+        inspected: inspect(&sim, sent.idts[0]).await,
+    };
+    a.running.stop().await;
+    out
+}
+
+#[tokio::test]
+async fn no_parts_for_large_uploads_a_large_component_whole() {
+    let correct = large_send(&[]).await;
+    let mutant = large_send(&[Defect::NoPartsForLarge]).await;
+    let parts = |run: &LargeSend| {
+        only(&run.a, "PUT", |p| {
+            p.contains("/componentes-a-enviar/partes/")
+        })
+    };
+    let whole = |run: &LargeSend| only(&run.a, "PUT", |p| p.ends_with("/componentes-a-enviar"));
+    let signals = |run: &LargeSend| {
+        only(&run.a, "POST", |p| {
+            p.ends_with("/partes/sinalizacao-termino-envio")
+        })
+    };
+
+    // Correct: the attachment in 64 KiB parts and the end-of-parts signal; the despacho (below
+    // the block) whole.
+    assert_eq!(
+        parts(&correct).len() as u64,
+        300_000u64.div_ceil(TEST_BLOCK)
+    );
+    assert!(parts(&correct).iter().all(|c| c.status == 200));
+    assert_eq!(signals(&correct).len(), 1);
+    assert_eq!(whole(&correct).len(), 1);
+
+    // Mutant: two whole PUTs, no part, no signal.
+    assert!(parts(&mutant).is_empty(), "{:?}", mutant.a);
+    assert!(signals(&mutant).is_empty());
+    assert_eq!(whole(&mutant).len(), 2);
+    assert!(whole(&mutant).iter().all(|c| c.status == 200));
+
+    // Either way the platform got everything (situação 2).
+    for run in [&correct, &mutant] {
+        assert_eq!(run.inspected["tramite"]["situacaoAtual"], 2);
+        assert_eq!(
+            strings(&run.inspected["received"]).len(),
+            strings(&run.inspected["requested"]).len()
+        );
+    }
+}
