@@ -236,7 +236,7 @@ async fn hundreds_of_mib_cross_with_bounded_memory() {
     )
     .await
     .unwrap();
-    assert_eq!(sent.uploaded, [hash.clone()]);
+    assert_eq!(sent.uploaded, std::slice::from_ref(&hash));
     let idt = sent.created.idt;
     let protocolo = sent.created.processos_com_componentes_digitais_solicitados[0]
         .protocolo
@@ -287,7 +287,7 @@ async fn hundreds_of_mib_cross_with_bounded_memory() {
     .await
     .unwrap()
     .unwrap();
-    assert_eq!(received.hashes, [hash.clone()]);
+    assert_eq!(received.hashes, std::slice::from_ref(&hash));
     let (on_disk, len) = hash_reader(std::fs::File::open(sink.path_of(&hash)).unwrap()).unwrap();
     assert_eq!((on_disk.to_base64(), len), (hash, SIZE));
     assert_eq!(situacao(&b, idt).await, Situacao::ReciboEnviadoDestinatario);

@@ -701,10 +701,12 @@ impl Inner {
             if retryable(&e) {
                 return self.failed(Some(idt), "recibo", &e);
             }
-            // As the SEI module does with any failure of the reception: refuse with its text.
-            let refusal = Refusal::Falha {
-                mensagem: e.to_string(),
-            };
+            // As the SEI module does with any failure of the reception: refuse with its text
+            // (the platform's own message when it was the platform that said no).
+            let mensagem = e
+                .rejection()
+                .map_or_else(|| e.to_string(), |body| body.mensagem.clone());
+            let refusal = Refusal::Falha { mensagem };
             return self.refuse(idt, &protocolo, &refusal).await;
         }
         let envelope = match (incoming.metadados.processo, incoming.metadados.documento) {
