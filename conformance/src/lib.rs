@@ -1,14 +1,16 @@
 //! `pen-conformance`: the conformance harness.
 //!
-//! This crate will own the scenario model and loader (`fixtures/scenarios/*.toml` into one `Step`
-//! enum), the runner with event-driven waits on the simulator's journal, the adapters that drive
-//! a system under test (reference agent, shell, webhook, manual), verdicts with evidence, the
-//! reports (console, JUnit, JSON, HTML), the mutants self-test and the `pen-conformance` CLI.
-//!
-//! It embeds the simulator as its platform but judges the system under test only by what crosses
-//! the wire and what the simulator's journal recorded.
+//! It owns a simulator (embedded), plays the counterpart organisation through `pen-client`,
+//! drives the system under test (SUT) — the reference agent, or any integrator through a
+//! trigger — and judges the SUT only by what crosses the wire and what the simulator's journal
+//! recorded. Every scenario ends with a verdict and its evidence, rendered on the console and as
+//! JUnit, JSON and a self-contained HTML page.
 //!
 //! # Layout
-//! Empty for now: the harness is built by its own issue on top of the simulator and the client.
+//! - [`verdict`] — verdicts, scenario results and the run report every format renders.
+//! - [`report`] — console progress and the JUnit, JSON and HTML files.
+
+pub mod report;
+pub mod verdict;
 
 pub use pen_protocol as protocol;
