@@ -27,6 +27,9 @@ pub enum FaultKind {
     FeedOutage,
     /// `recibo-de-envio` is served with a signature that does not verify.
     CorruptReciboDeEnvio,
+    /// Component downloads (whole or parts) are served with their first byte changed: the
+    /// recipient's hash check must catch it.
+    CorruptComponent,
 }
 
 fn default_error_status() -> u16 {
@@ -79,6 +82,7 @@ impl FaultSpec {
         let kind_applies = match self.kind {
             FaultKind::FeedOutage => is_feed_path(t.path),
             FaultKind::CorruptReciboDeEnvio => t.path.ends_with("/recibo-de-envio"),
+            FaultKind::CorruptComponent => t.path.contains("/componentes-digitais"),
             _ => true,
         };
         kind_applies

@@ -433,7 +433,7 @@ async fn inject_faults(
                 });
                 return Body::from_stream(cut).into_response();
             }
-            FaultKind::CorruptReciboDeEnvio => {}
+            FaultKind::CorruptReciboDeEnvio | FaultKind::CorruptComponent => {}
         }
     }
     req.extensions_mut().insert(FiredFaults(fired));
@@ -887,6 +887,7 @@ async fn serve_download(
     idt: &str,
     body: IdentificacaoDeComponente,
     range: Option<PartRange>,
+    corrupt: bool,
 ) -> Result<Response, ApiError> {
     let idt = idt_of(idt)?;
     let plan = s
@@ -902,6 +903,18 @@ async fn serve_download(
                 &[("hash", &body.hash_do_componente_digital)],
             )
         })?;
+    let mut first = corrupt;
+    // Another valid base64 letter in front: the body still decodes, to other bytes.
+    let stream = stream.map(move |chunk| {
+        chunk.map(|bytes| {
+            if !std::mem::take(&mut first) || bytes.is_empty() {
+                return bytes;
+            }
+            let mut changed = bytes.to_vec();
+            changed[0] = if changed[0] == b'A' { b'B' } else { b'A' };
+            bytes::Bytes::from(changed)
+        })
+    });
     let mut response = Body::from_stream(stream).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -910,23 +923,29 @@ async fn serve_download(
     Ok(response)
 }
 
+fn corrupts(fired: Option<&Extension<FiredFaults>>) -> bool {
+    fired.is_some_and(|Extension(f)| f.0.contains(&FaultKind::CorruptComponent))
+}
+
 async fn download_whole(
     State(s): State<Shared>,
     caller: Caller,
     Path(idt): Path<String>,
+    fired: Option<Extension<FiredFaults>>,
     JsonBody(body): JsonBody<IdentificacaoDeComponente>,
 ) -> Result<Response, ApiError> {
-    serve_download(&s, &caller, &idt, body, None).await
+    serve_download(&s, &caller, &idt, body, None, corrupts(fired.as_ref())).await
 }
 
 async fn download_part(
     State(s): State<Shared>,
     caller: Caller,
     Path((idt, range)): Path<(String, String)>,
+    fired: Option<Extension<FiredFaults>>,
     JsonBody(body): JsonBody<IdentificacaoDeComponente>,
 ) -> Result<Response, ApiError> {
     let range: PartRange = path_number("parte", &range)?;
-    serve_download(&s, &caller, &idt, body, Some(range)).await
+    serve_download(&s, &caller, &idt, body, Some(range), corrupts(fired.as_ref())).await
 }
 
 // ---------------------------------------------------------------------- receipts, cancel, refuse

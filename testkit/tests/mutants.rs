@@ -204,29 +204,18 @@ async fn inject(sim: &TestSimulator, sample: &samples::Sample) -> Idt {
     created.idt
 }
 
-/// Damages the bytes the simulator stores for a component (same length, first byte flipped),
-/// so that what it serves no longer hashes to what the sender declared.
-///
-/// The platform verifies every upload — whole, in parts, and the control plane's inline
-/// injection — against the declared hash, so a corrupted component cannot be delivered through
-/// any API; what is left is corruption at rest. The store is content-addressed
-/// (`blobs/<hex sha-256>`) in a folder only its `Debug` form names.
-fn corrupt_stored_component(sim: &TestSimulator, hash: &str) {
-    let debug = format!("{:?}", sim.state.blobs);
-    let root = debug
-        .split_once("root: \"")
-        .and_then(|(_, rest)| rest.split_once('"'))
-        .map_or_else(|| panic!("no root in {debug}"), |(root, _)| root);
-    let hex: String = STANDARD
-        .decode(hash)
-        .unwrap()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let path = std::path::Path::new(root).join("blobs").join(hex);
-    let mut bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    bytes[0] ^= 0xFF;
-    std::fs::write(&path, bytes).unwrap();
+/// Makes the platform serve org-b's component downloads with their first byte changed (the
+/// control plane's `corrupt_component` fault): what arrives no longer hashes to what the sender
+/// declared.
+async fn corrupt_downloads_towards_b(sim: &TestSimulator) {
+    let reply = sim
+        .control()
+        .post_json(
+            "faults",
+            &serde_json::json!({"type": "corrupt_component", "spe": "org-b"}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
 }
 
 // ---------------------------------------------------------------------- forget-nre
@@ -359,11 +348,7 @@ async fn corrupted_towards_b(defects: &[Defect]) -> CorruptedDelivery {
     let sim = spawn_simulator().await;
     let sample = samples::load("processo-simples").unwrap();
     let idt = inject(&sim, &sample).await;
-    let hash = sample.envelope.components()[0]
-        .hash_conteudo()
-        .unwrap()
-        .to_owned();
-    corrupt_stored_component(&sim, &hash);
+    corrupt_downloads_towards_b(&sim).await;
     let b = spawn_agent(&sim, "org-b", ORG_B, Policy::reference().unwrap(), defects).await;
     let taken = received(&b, idt).await;
     let out = CorruptedDelivery {
