@@ -2,3 +2,5 @@
 
 // The whole binary is test code; a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
+
+mod reports;
