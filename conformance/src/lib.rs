@@ -7,10 +7,16 @@
 //! JUnit, JSON and a self-contained HTML page.
 //!
 //! # Layout
+//! - [`scenario`] — scenario files and the [`scenario::Step`] enum; the suite version.
+//! - [`target`] — the SUT: the reference agent or a `target.toml`, and its trigger.
+//! - [`run`] — the runner: platform, counterpart, SUT, one function per step, verdicts.
 //! - [`verdict`] — verdicts, scenario results and the run report every format renders.
 //! - [`report`] — console progress and the JUnit, JSON and HTML files.
 
 pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod target;
 pub mod verdict;
 
 pub use pen_protocol as protocol;

@@ -46,7 +46,9 @@ pub enum Verdict {
         hint: String,
     },
     /// Not run, and why (e.g. the target has no trigger for sender-side steps).
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
     /// The harness itself failed (not the SUT's fault).
     Error {
         step: Option<String>,

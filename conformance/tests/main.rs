@@ -4,3 +4,5 @@
 #![allow(clippy::unwrap_used)]
 
 mod reports;
+mod scenarios;
+mod selftest;

@@ -945,7 +945,15 @@ async fn download_part(
     JsonBody(body): JsonBody<IdentificacaoDeComponente>,
 ) -> Result<Response, ApiError> {
     let range: PartRange = path_number("parte", &range)?;
-    serve_download(&s, &caller, &idt, body, Some(range), corrupts(fired.as_ref())).await
+    serve_download(
+        &s,
+        &caller,
+        &idt,
+        body,
+        Some(range),
+        corrupts(fired.as_ref()),
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------- receipts, cancel, refuse

@@ -265,6 +265,41 @@ impl Archive {
         self.persist(&record)
     }
 
+    /// Puts a record back as it was before a reception that did not complete (`None`: the
+    /// process was not held before).
+    ///
+    /// # Errors
+    /// Writing or removing the record file.
+    pub fn restore(&mut self, protocolo: &str, previous: Option<Record>) -> std::io::Result<()> {
+        match previous {
+            Some(record) => {
+                self.records.insert(protocolo.to_owned(), record.clone());
+                self.persist(&record)
+            }
+            None => {
+                self.records.remove(protocolo);
+                match std::fs::remove_file(self.record_path(protocolo)) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+
+    fn record_path(&self, protocolo: &str) -> PathBuf {
+        let name: String = protocolo
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.dir.join("processos").join(format!("{name}.json"))
+    }
+
     fn persist(&self, record: &Record) -> std::io::Result<()> {
         let name: String = record
             .protocolo

@@ -358,6 +358,19 @@ impl Agent {
                 .fold(0u64, |acc, b| acc.rotate_left(8) ^ u64::from(*b));
             sample = sample.with_large_attachment(size, seed)?;
         }
+        self.send_sample(sample, to).await
+    }
+
+    /// Sends a sample (possibly altered by the caller) to a unit, after the sender-side rules;
+    /// a process the agent already holds travels with its NRE.
+    ///
+    /// # Errors
+    /// A sender-side rule, the archive, the platform.
+    pub async fn send_sample(
+        &self,
+        sample: samples::Sample,
+        to: EstruturaOrganizacional,
+    ) -> Result<SendReport, AgentError> {
         let components_dir = lock(&self.inner.archive).components_dir();
         for c in sample.envelope.components() {
             if let (Some(hash), Some(size)) = (c.hash_conteudo(), c.tamanho_em_bytes) {
@@ -371,6 +384,12 @@ impl Agent {
         self.inner
             .send_envelope(sample.envelope, known_nre, to, &sample.source)
             .await
+    }
+
+    /// Handles one pendência now, as the feed loop would (for a caller that drives the agent
+    /// step by step instead of running it).
+    pub async fn handle(&self, pendencia: Pendencia) -> Outcome {
+        self.inner.dispatch(pendencia).await
     }
 
     /// Returns a process the agent holds to whoever sent it (or to `destino`), with its NRE.
@@ -697,7 +716,34 @@ impl Inner {
             Ok(t) => t,
             Err(e) => return self.failed(Some(idt), "consulta", &e),
         };
+        // Kept before the recibo goes out, as the SEI module imports the process before it
+        // signs: whoever sees situação 5 finds the process here. Undone if the recibo fails.
+        let envelope = match (incoming.metadados.processo, incoming.metadados.documento) {
+            (Some(p), _) => Envelope::Processo(p),
+            (None, Some(d)) => Envelope::Documento(d),
+            (None, None) => return Outcome::Done,
+        };
+        let kept = {
+            let mut archive = lock(&self.archive);
+            let previous = archive.get(&protocolo).cloned();
+            archive
+                .adopt_staged(idt)
+                .and_then(|()| archive.record_received(&tramite, envelope))
+                .map(|()| previous)
+        };
+        let previous = match kept {
+            Ok(previous) => previous,
+            Err(e) => return self.failed(Some(idt), "acervo", &Error::Io(e)),
+        };
         if let Err(e) = self.post_receipt(&tramite).await {
+            if let Err(io) = lock(&self.archive).restore(&protocolo, previous) {
+                self.log(Event::Failed {
+                    idt: Some(idt),
+                    during: "acervo".to_owned(),
+                    error: io.to_string(),
+                    retry: false,
+                });
+            }
             if retryable(&e) {
                 return self.failed(Some(idt), "recibo", &e);
             }
@@ -708,20 +754,6 @@ impl Inner {
                 .map_or_else(|| e.to_string(), |body| body.mensagem.clone());
             let refusal = Refusal::Falha { mensagem };
             return self.refuse(idt, &protocolo, &refusal).await;
-        }
-        let envelope = match (incoming.metadados.processo, incoming.metadados.documento) {
-            (Some(p), _) => Envelope::Processo(p),
-            (None, Some(d)) => Envelope::Documento(d),
-            (None, None) => return Outcome::Done,
-        };
-        let kept = {
-            let mut archive = lock(&self.archive);
-            archive
-                .adopt_staged(idt)
-                .and_then(|()| archive.record_received(&tramite, envelope))
-        };
-        if let Err(e) = kept {
-            return self.failed(Some(idt), "acervo", &Error::Io(e));
         }
         self.log(Event::Received {
             idt,

@@ -1,0 +1,126 @@
+//! The harness's self-test: the reference agent passes every scenario, and every deliberately
+//! broken agent is caught by the scenarios that say they catch it — with the verdict the
+//! family promises.
+
+use pen_client::agent::Defect;
+use pen_conformance::run::{self, Progress, RunOptions};
+use pen_conformance::scenario::{self, Scenario};
+use pen_conformance::target::Target;
+use pen_conformance::verdict::{ScenarioResult, Verdict};
+
+struct Quiet;
+
+impl Progress for Quiet {
+    fn started(&self, _: &Scenario) {}
+    fn finished(&self, _: &ScenarioResult) {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_agent_passes_every_scenario() {
+    let report = run::run(
+        RunOptions {
+            target: Target::Reference { mutant: None },
+            only: Vec::new(),
+            seed: Some(7),
+            pki_dir: None,
+        },
+        &Quiet,
+    )
+    .await
+    .unwrap();
+    let not_passed: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| r.verdict != Verdict::Pass)
+        .map(|r| (r.id.clone(), r.verdict.clone()))
+        .collect();
+    assert!(not_passed.is_empty(), "{not_passed:#?}");
+    assert_eq!(report.results.len(), scenario::load_all().unwrap().len());
+    assert_eq!(report.exit_code(), 0);
+    assert_eq!(report.seed, 7);
+    assert_eq!(report.suite_version, scenario::suite_version());
+    assert_eq!(report.target, "reference");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mutant_is_caught_where_the_scenarios_say() {
+    let scenarios = scenario::load_all().unwrap();
+    let all = run::mutants(Some(11)).await.unwrap();
+    assert_eq!(all.len(), Defect::ALL.len());
+    for (defect, caught, report) in &all {
+        assert_eq!(report.totals().errors, 0, "{defect}: {report:#?}");
+        assert!(!caught.is_empty(), "{defect} goes uncaught");
+        for s in scenarios
+            .iter()
+            .filter(|s| s.catches.iter().any(|c| c == defect.name()))
+        {
+            assert!(
+                caught.contains(&s.id),
+                "{} should catch {defect}: caught by {caught:?}",
+                s.id
+            );
+        }
+        assert_eq!(report.exit_code(), 1, "{defect}");
+    }
+
+    // The four named families, each with the verdict it promises.
+    let verdict = |defect: Defect, id: &str| -> Verdict {
+        let (_, _, report) = all.iter().find(|(d, _, _)| *d == defect).unwrap();
+        report
+            .results
+            .iter()
+            .find(|r| r.id == id)
+            .unwrap()
+            .verdict
+            .clone()
+    };
+    let Verdict::Fail { observed, hint, .. } = verdict(Defect::ForgetNre, "devolve-com-o-nre")
+    else {
+        panic!("forget-nre not failed by the NRE family");
+    };
+    assert!(observed.contains("NRE"), "{observed}");
+    assert!(hint.contains("já existe no sistema de destino"), "{hint}");
+    assert!(hint.contains("§5.1"), "{hint}");
+
+    let Verdict::Fail {
+        expected, observed, ..
+    } = verdict(Defect::AcceptOversize, "componente-acima-do-limite")
+    else {
+        panic!("accept-oversize not failed by the size family");
+    };
+    assert!(expected.starts_with("recusar"), "{expected}");
+    assert!(observed.contains("situação 5"), "{observed}");
+    assert!(matches!(
+        verdict(Defect::NoPartsForLarge, "envia-componente-grande-em-partes"),
+        Verdict::Fail { .. }
+    ));
+
+    let Verdict::Fail {
+        observed, evidence, ..
+    } = verdict(Defect::SendUnsigned, "nao-envia-documento-sem-assinatura")
+    else {
+        panic!("send-unsigned not failed by the signature family");
+    };
+    assert!(observed.contains("POST"), "{observed}");
+    assert!(
+        evidence.iter().any(|l| l.contains("tramites/processo")),
+        "{evidence:?}"
+    );
+
+    let Verdict::Fail { evidence, .. } = verdict(
+        Defect::SendWithoutInteressado,
+        "nao-envia-processo-sem-interessado",
+    ) else {
+        panic!("send-without-interessado not failed by the interessado family");
+    };
+    assert!(
+        evidence.iter().any(|l| l.contains("tramites/processo")),
+        "{evidence:?}"
+    );
+
+    let Verdict::Fail { expected, .. } = verdict(Defect::SkipHashCheck, "componente-corrompido")
+    else {
+        panic!("skip-hash-check not caught");
+    };
+    assert!(expected.contains("02"), "{expected}");
+}
