@@ -28,6 +28,12 @@ enum Command {
     List,
     /// Run the suite (embedded simulator; the reference agent unless --target-config).
     Run(RunArgs),
+    /// Prepare an external target: generate its PKI (once, in `sut.pki_dir`) and print what to
+    /// configure in the system under test before `run`.
+    Setup {
+        #[arg(long)]
+        target_config: PathBuf,
+    },
     /// Run the suite against every mutant of the reference agent and print which scenarios
     /// catch each one (exit 1 if a mutant goes uncaught).
     Mutants {
@@ -218,12 +224,33 @@ async fn mutants(seed: Option<u64>) -> ExitCode {
     }
 }
 
+fn setup(path: &std::path::Path) -> ExitCode {
+    let config = match TargetConfig::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = run::ensure_pki(&config.sut.pki_dir) {
+        eprintln!("pen-conformance: {e}");
+        return ExitCode::from(2);
+    }
+    let base_url = format!(
+        "https://{}/interoperabilidade/rest/v3/",
+        config.simulator.addr
+    );
+    run::print_configuration(&config.sut.pki_dir, &base_url, &config);
+    ExitCode::SUCCESS
+}
+
 impl Cli {
     pub(crate) async fn run(self) -> ExitCode {
         match self.command {
             Command::List => list(),
             Command::Run(args) => run_suite(args).await,
             Command::Mutants { seed } => mutants(seed).await,
+            Command::Setup { target_config } => setup(&target_config),
         }
     }
 }

@@ -555,16 +555,7 @@ impl Setup {
                 (dir.path().to_path_buf(), Some(dir))
             }
         };
-        if !pki_dir.join("manifest.json").exists() {
-            let orgs =
-                pen_simulator::pki::fixture_organisations().map_err(harness("organizações"))?;
-            pen_simulator::pki::generate(
-                &pki_dir,
-                &orgs,
-                &pen_simulator::pki::GenerateOptions::default(),
-            )
-            .map_err(harness("gerando a PKI"))?;
-        }
+        ensure_pki(&pki_dir)?;
 
         let (addr, profile) = match &options.target {
             Target::External(config) => (
@@ -706,7 +697,22 @@ impl Setup {
     }
 }
 
-fn print_configuration(
+/// The PKI in `dir`, generated (CA, server, platform, every fixture organisation) unless a
+/// manifest is already there: an external SUT is configured once with these files.
+///
+/// # Errors
+/// Key generation or writing the files.
+pub fn ensure_pki(dir: &std::path::Path) -> Result<(), HarnessError> {
+    if !dir.join("manifest.json").exists() {
+        let orgs = pen_simulator::pki::fixture_organisations().map_err(harness("organizações"))?;
+        pen_simulator::pki::generate(dir, &orgs, &pen_simulator::pki::GenerateOptions::default())
+            .map_err(harness("gerando a PKI"))?;
+    }
+    Ok(())
+}
+
+/// Prints what to configure in an external SUT.
+pub fn print_configuration(
     pki: &std::path::Path,
     base_url: &str,
     config: &crate::target::TargetConfig,

@@ -6,3 +6,4 @@
 mod reports;
 mod scenarios;
 mod selftest;
+mod targets;
