@@ -349,8 +349,8 @@ async fn upload_requested(
     Ok(uploaded)
 }
 
-/// Sends a process: opens the trâmite, uploads what the platform requests, fetches and verifies
-/// the recibo de envio. A process that travelled before carries its NRE in `envio.cabecalho`
+/// Sends a process: opens the trâmite, uploads what the platform requests (cancelling the trâmite
+/// if the upload fails), fetches and verifies the recibo de envio. A process that travelled before carries its NRE in `envio.cabecalho`
 /// (see [`return_envio`]); the platform then requests only what the recipient lacks.
 ///
 /// # Errors
@@ -363,7 +363,7 @@ pub async fn send_process(
 ) -> Result<Sent, Error> {
     let sizes = declared_sizes(envio.processo.components().into_iter().map(|(_, _, c)| c));
     let created = client.open_process(envio).await?;
-    let uploaded = upload_requested(
+    let uploaded = match upload_requested(
         client,
         created.ticket_para_envio_de_componentes_digitais,
         &created.processos_com_componentes_digitais_solicitados,
@@ -371,7 +371,16 @@ pub async fn send_process(
         source,
         options,
     )
-    .await?;
+    .await
+    {
+        Ok(uploaded) => uploaded,
+        Err(e) => {
+            // As the SEI module does (EXP L294-301): a trâmite whose upload failed is cancelled
+            // at once, not left in situação 1 holding the NRE until the platform's timer.
+            let _ = client.cancel(created.idt).await;
+            return Err(e);
+        }
+    };
     let recibo_de_envio = client.sending_receipt(created.idt).await?;
     verify_sending_receipt(&recibo_de_envio)?;
     Ok(Sent {
@@ -408,7 +417,7 @@ pub async fn send_document(
             .filter_map(|c| c.hash_conteudo().map(str::to_owned))
             .collect(),
     }];
-    let uploaded = upload_requested(
+    let uploaded = match upload_requested(
         client,
         created.ticket_para_envio_de_componentes_digitais,
         &requested,
@@ -416,7 +425,16 @@ pub async fn send_document(
         source,
         options,
     )
-    .await?;
+    .await
+    {
+        Ok(uploaded) => uploaded,
+        Err(e) => {
+            for tramite in &created.tramites {
+                let _ = client.cancel(tramite.idt).await;
+            }
+            return Err(e);
+        }
+    };
     let mut recibos_de_envio = Vec::new();
     for tramite in &created.tramites {
         let recibo = client.sending_receipt(tramite.idt).await?;

@@ -179,6 +179,12 @@ struct Harness {
     seed: u64,
     nups: AtomicU32,
     work: tempfile::TempDir,
+    /// The SUT's registered fingerprint while a scenario has it unregistered.
+    saved_fingerprint: std::sync::Mutex<Option<String>>,
+}
+
+fn lock_saved(m: &std::sync::Mutex<Option<String>>) -> std::sync::MutexGuard<'_, Option<String>> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn evidence_line(e: &Value) -> String {
@@ -676,6 +682,7 @@ impl Setup {
             seed,
             nups: AtomicU32::new(1),
             work: tempfile::tempdir().map_err(harness("pasta temporária"))?,
+            saved_fingerprint: std::sync::Mutex::new(None),
         };
         Ok((
             Setup {
@@ -788,11 +795,36 @@ async fn run_scenario(harness: Arc<Harness>, scenario: Scenario) -> ScenarioResu
         .control
         .call(reqwest::Method::DELETE, "faults", None)
         .await;
+    // A scenario that unregistered the SUT's certificate and stopped early gives it back.
+    let saved = lock_saved(&harness.saved_fingerprint).take();
+    if let Some(fingerprint) = saved {
+        restore_fingerprint(&harness, fingerprint).await;
+    }
     ScenarioResult {
         verdict,
         steps,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         ..base
+    }
+}
+
+async fn restore_fingerprint(harness: &Harness, fingerprint: String) {
+    let Ok(spes) = harness.control.get("spes").await else {
+        return;
+    };
+    let found = spes
+        .as_array()
+        .and_then(|all| {
+            all.iter()
+                .find(|x| x["id"] == harness.sut.organisation.as_str())
+        })
+        .cloned();
+    if let Some(mut spe) = found {
+        spe["sha1_fingerprint"] = Value::String(fingerprint);
+        let _ = harness
+            .control
+            .call(reqwest::Method::POST, "spes", Some(spe))
+            .await;
     }
 }
 
@@ -944,6 +976,41 @@ impl StepCtx<'_> {
                     })
             })
             .collect())
+    }
+
+    /// Asks the SUT to send a sample (under a fresh protocolo, or `protocolo`), returning the
+    /// protocolo. What the trigger answers does not matter: the wire does.
+    async fn sut_send(
+        &self,
+        fixture: &str,
+        anexo: Option<Size>,
+        protocolo: Option<&str>,
+    ) -> Result<String, StepError> {
+        let h = self.h;
+        let mut sample = h.sample(fixture, anexo, &[])?;
+        if let Some(p) = protocolo {
+            sample = sample.with_protocolo(p);
+        }
+        let protocolo = sample.envelope.protocolo().unwrap_or_default().to_owned();
+        let pasta = if matches!(h.trigger, Trigger::Builtin(_)) {
+            None
+        } else {
+            Some(h.materialise(&sample)?)
+        };
+        let request = TriggerRequest {
+            acao: "enviar",
+            cenario: self.scenario.id.clone(),
+            fixture: Some(fixture.to_owned()),
+            destino: format!("{}/{}", COUNTERPART_UNIT.0, COUNTERPART_UNIT.1),
+            nup: protocolo.clone(),
+            pasta,
+            anexo_bytes: match anexo {
+                Some(s) => Some(h.resolve_size(s)?),
+                None => None,
+            },
+        };
+        let _ = h.trigger.fire(&request).await.map_err(StepError::Harness)?;
+        Ok(protocolo)
     }
 
     #[allow(clippy::too_many_lines)]
@@ -1267,30 +1334,23 @@ impl StepCtx<'_> {
                 fixture,
                 name,
                 anexo,
+                again,
             } => {
-                let sample = h.sample(fixture, *anexo, &[])?;
-                let protocolo = sample.envelope.protocolo().unwrap_or_default().to_owned();
-                let pasta = if matches!(h.trigger, Trigger::Builtin(_)) {
-                    None
-                } else {
-                    Some(h.materialise(&sample)?)
+                let earlier = match again {
+                    Some(n) => Some(get(named, n)?.clone()),
+                    None => None,
                 };
-                let request = TriggerRequest {
-                    acao: "enviar",
-                    cenario: self.scenario.id.clone(),
-                    fixture: Some(fixture.clone()),
-                    destino: format!("{}/{}", COUNTERPART_UNIT.0, COUNTERPART_UNIT.1),
-                    nup: protocolo.clone(),
-                    pasta,
-                    anexo_bytes: match anexo {
-                        Some(s) => Some(h.resolve_size(*s)?),
-                        None => None,
-                    },
-                };
-                match h.trigger.fire(&request).await.map_err(StepError::Harness)? {
-                    TriggerOutcome::Done | TriggerOutcome::Declined(_) => {}
-                }
-                match h.sut_tramite(&protocolo, None, self.mark, self.deadline).await? {
+                let protocolo = self
+                    .sut_send(
+                        fixture,
+                        *anexo,
+                        earlier.as_ref().map(|e| e.protocolo.as_str()),
+                    )
+                    .await?;
+                match h
+                    .sut_tramite(&protocolo, earlier.map(|e| e.idt), self.mark, self.deadline)
+                    .await?
+                {
                     Some(t) => {
                         named.insert(name.clone(), t);
                         Ok(())
@@ -1298,6 +1358,91 @@ impl StepCtx<'_> {
                     None => Err(self
                         .fail(None, format!("o processo {protocolo} enviado à contraparte (trâmite com componentes enviados, situação 2)"), "nenhum trâmite do SUT com esse protocolo", "rest-v3.md §6.1")
                         .await),
+                }
+            }
+            Step::SutSendFails { fixture, name } => {
+                let protocolo = self.sut_send(fixture, None, None).await?;
+                let sut = &h.sut.organisation;
+                let opened = h
+                    .control
+                    .wait(
+                        &format!("kind=state_change&to=1&spe={sut}"),
+                        self.mark,
+                        self.deadline,
+                    )
+                    .await
+                    .map_err(StepError::Harness)?;
+                let Some(idt) = opened.and_then(|e| e["idt"].as_u64()).map(Idt) else {
+                    return Err(self
+                        .fail(
+                            None,
+                            format!("o SUT abre o trâmite de {protocolo}"),
+                            "nenhum trâmite aberto",
+                            "rest-v3.md §6.1",
+                        )
+                        .await);
+                };
+                let inspected = h
+                    .control
+                    .get(&format!("tramites/{idt}"))
+                    .await
+                    .map_err(StepError::Harness)?;
+                let nre = serde_json::from_value(inspected["tramite"]["NRE"].clone())
+                    .map_err(harness_err("NRE"))?;
+                named.insert(
+                    name.clone(),
+                    Named {
+                        idt,
+                        nre,
+                        protocolo,
+                    },
+                );
+                Ok(())
+            }
+            Step::SutCertificateRegistered { registered } => {
+                let spes = h.control.get("spes").await.map_err(StepError::Harness)?;
+                let mut spe = spes
+                    .as_array()
+                    .and_then(|all| all.iter().find(|x| x["id"] == h.sut.organisation.as_str()))
+                    .cloned()
+                    .ok_or_else(|| {
+                        StepError::Harness(format!("SPE {} não registrado", h.sut.organisation))
+                    })?;
+                {
+                    let mut saved = lock_saved(&h.saved_fingerprint);
+                    if *registered {
+                        if let Some(original) = saved.take() {
+                            spe["sha1_fingerprint"] = Value::String(original);
+                        }
+                    } else {
+                        *saved = spe["sha1_fingerprint"].as_str().map(str::to_owned);
+                        // Another certificate's fingerprint: the SUT's own is no one's.
+                        spe["sha1_fingerprint"] = Value::String("00".repeat(20));
+                    }
+                }
+                h.control
+                    .call(reqwest::Method::POST, "spes", Some(spe))
+                    .await
+                    .map(|_| ())
+                    .map_err(StepError::Harness)
+            }
+            Step::SutRejected => {
+                let rejected = h
+                    .control
+                    .wait("kind=request&error_code=9001", self.mark, self.deadline)
+                    .await
+                    .map_err(StepError::Harness)?;
+                if rejected.is_some() {
+                    Ok(())
+                } else {
+                    Err(self
+                        .fail(
+                            None,
+                            "o SUT volta a chamar a plataforma e recebe 9001",
+                            "nenhuma chamada do SUT no prazo",
+                            "rest-v3.md §1.3",
+                        )
+                        .await)
                 }
             }
             Step::SutRefusesToSend { fixture } => {

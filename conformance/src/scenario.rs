@@ -130,14 +130,29 @@ pub enum Step {
     DownloadedOnlyPending { tramite: String },
     /// Each pendência handled once: one accepted recibo (or one refusal), no repeated POST.
     HandledOnce { tramite: String },
-    /// The SUT (through its trigger) sends a sample to the counterpart's unit.
+    /// The SUT (through its trigger) sends a sample to the counterpart's unit; with `again`,
+    /// the same process (protocolo) as an earlier trâmite.
     SutSends {
         fixture: String,
         #[serde(rename = "as")]
         name: String,
         #[serde(default)]
         anexo: Option<Size>,
+        #[serde(default)]
+        again: Option<String>,
     },
+    /// The SUT (through its trigger) tries to send while the platform fails its uploads: the
+    /// trâmite it opened is named, whatever its situação.
+    SutSendFails {
+        fixture: String,
+        #[serde(rename = "as")]
+        name: String,
+    },
+    /// The SUT's certificate stops (`false`) or starts again (`true`) being registered: its
+    /// calls get the platform's "Transação não autorizada" (9001) meanwhile.
+    SutCertificateRegistered { registered: bool },
+    /// The SUT met the platform's refusal of its certificate (9001) within the deadline.
+    SutRejected,
     /// The SUT (through its trigger) must NOT send the sample: its own rules stop it.
     SutRefusesToSend { fixture: String },
     /// The SUT (through its trigger) returns a process it received in `tramite` to the sender.
@@ -206,6 +221,16 @@ impl Step {
             }
             Step::HandledOnce { tramite } => format!("SUT trata {tramite} uma única vez"),
             Step::SutSends { fixture, name, .. } => format!("SUT envia {fixture} ({name})"),
+            Step::SutSendFails { fixture, name } => {
+                format!("SUT tenta enviar {fixture} com a plataforma falhando ({name})")
+            }
+            Step::SutCertificateRegistered { registered: true } => {
+                "certificado do SUT registrado de novo".to_owned()
+            }
+            Step::SutCertificateRegistered { registered: false } => {
+                "certificado do SUT deixa de ser registrado".to_owned()
+            }
+            Step::SutRejected => "SUT recebe 9001 (certificado não autorizado)".to_owned(),
             Step::SutRefusesToSend { fixture } => format!("SUT não envia {fixture}"),
             Step::SutReturns { tramite, name } => format!("SUT devolve {tramite} ({name})"),
             Step::SameNre { tramite, as_in } => format!("{tramite} leva o NRE de {as_in}"),
@@ -243,7 +268,10 @@ impl Step {
     pub fn needs_trigger(&self) -> bool {
         matches!(
             self,
-            Step::SutSends { .. } | Step::SutRefusesToSend { .. } | Step::SutReturns { .. }
+            Step::SutSends { .. }
+                | Step::SutSendFails { .. }
+                | Step::SutRefusesToSend { .. }
+                | Step::SutReturns { .. }
         )
     }
 }
@@ -318,8 +346,14 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let mut named: BTreeSet<&str> = BTreeSet::new();
     for step in &scenario.steps {
         let (uses, creates): (Vec<&str>, Option<&str>) = match step {
+            Step::SutSends {
+                name,
+                again: Some(earlier),
+                ..
+            } => (vec![earlier], Some(name)),
             Step::CounterpartSends { name, .. }
             | Step::CounterpartInjects { name, .. }
+            | Step::SutSendFails { name, .. }
             | Step::SutSends { name, .. } => (vec![], Some(name)),
             Step::SutReturns { tramite, name } | Step::CounterpartReturns { tramite, name } => {
                 (vec![tramite], Some(name))
@@ -340,6 +374,8 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             | Step::SutLeavesAlone { tramite }
             | Step::Situacao { tramite, .. } => (vec![tramite], None),
             Step::SutRefusesToSend { .. }
+            | Step::SutCertificateRegistered { .. }
+            | Step::SutRejected
             | Step::Fault { .. }
             | Step::ClearFaults
             | Step::AdvanceClock { .. } => (vec![], None),

@@ -125,7 +125,8 @@ pub enum Event {
         #[serde(rename = "IDT")]
         idt: Idt,
     },
-    /// Something failed; `retry` when the pendência will be handled again.
+    /// Something failed; `retry` when the pendência will be handled again (while the platform
+    /// lists it).
     Failed {
         #[serde(rename = "IDT")]
         idt: Option<Idt>,
@@ -610,20 +611,18 @@ impl Inner {
         Ok(report)
     }
 
-    /// Logs a failure; a retryable one is handled again later.
+    /// Logs a failure and leaves the pendência for a later pass, as the SEI module's scheduler
+    /// does: whatever failed (the network, the platform, a certificate not yet registered), the
+    /// feed presents the trâmite again while its situação has not changed, and stops presenting
+    /// it once it has.
     fn failed(&self, idt: Option<Idt>, during: &str, error: &Error) -> Outcome {
-        let retry = retryable(error);
         self.log(Event::Failed {
             idt,
             during: during.to_owned(),
             error: error.to_string(),
-            retry,
+            retry: true,
         });
-        if retry {
-            Outcome::RetryLater
-        } else {
-            Outcome::Done
-        }
+        Outcome::RetryLater
     }
 
     async fn refuse(&self, idt: Idt, protocolo: &str, refusal: &Refusal) -> Outcome {
