@@ -78,9 +78,17 @@ async fn every_mutant_is_caught_where_the_scenarios_say() {
     else {
         panic!("forget-nre not failed by the NRE family");
     };
-    assert!(observed.contains("NRE"), "{observed}");
-    assert!(hint.contains("já existe no sistema de destino"), "{hint}");
-    assert!(hint.contains("§5.1"), "{hint}");
+    // The counterpart, a correct system, refused the return as a protocolo it already holds;
+    // the verdict quotes that refusal and explains the NRE rule.
+    assert!(observed.contains("motivo 99"), "{observed}");
+    assert!(
+        observed.contains("já existe no sistema de destino"),
+        "{observed}"
+    );
+    assert!(
+        hint.contains("§5.1") && hint.contains("cabecalho.NRE"),
+        "{hint}"
+    );
 
     let Verdict::Fail {
         expected, observed, ..
