@@ -930,6 +930,18 @@ const HINT_NRE: &str = "rest-v3.md §5.1: o NRE é emitido no primeiro trâmite 
 const HINT_0044: &str = "rest-v3.md §3.2 (0044), §6.1 passo 4: um NRE só tem um trâmite em andamento; antes de reenviar, o sistema consulta tramites?NRE= e cancela o trâmite parado em 1, e o trâmite anterior precisa estar concluído (recibo obtido, 6).";
 const HINT_0047: &str = "rest-v3.md §3.2 (0047); model-receipts-soap.md §2.7: um documento já enviado com este NRE deve ser reenviado com os mesmos bytes (o mesmo hash).";
 
+/// Part requests (`…/partes/{inicio}-{fim}`) among journal entries: how many, and the largest.
+fn part_ranges(entries: &[Value]) -> (usize, u64) {
+    entries
+        .iter()
+        .filter_map(|e| {
+            let path = e["path"].as_str()?;
+            let (_, range) = path.split_once("/partes/")?;
+            range.parse::<pen_protocol::ranges::PartRange>().ok()
+        })
+        .fold((0, 0), |(n, largest), r| (n + 1, largest.max(r.len())))
+}
+
 fn situacao_name(code: u8) -> String {
     Situacao::ALL
         .into_iter()
@@ -976,6 +988,22 @@ impl StepCtx<'_> {
                     })
             })
             .collect())
+    }
+
+    /// Parts never larger than the block the SUT declared.
+    async fn within_block(&self, idt: Idt, largest: u64) -> StepResult {
+        let block = self.h.sut.block_bytes;
+        if largest <= block {
+            return Ok(());
+        }
+        Err(self
+            .fail(
+                Some(idt),
+                format!("partes de no máximo {block} bytes (o bloco declarado)"),
+                format!("uma parte de {largest} bytes"),
+                "model-receipts-soap.md §2.5",
+            )
+            .await)
     }
 
     /// Asks the SUT to send a sample (under a fresh protocolo, or `protocolo`), returning the
@@ -1245,40 +1273,13 @@ impl StepCtx<'_> {
                     .iter()
                     .filter(|e| !e["path"].as_str().unwrap_or_default().contains("/partes/"))
                     .count();
-                let mut parts = 0;
-                let mut largest = 0u64;
-                for e in &downloads {
-                    let path = e["path"].as_str().unwrap_or_default();
-                    if let Some(range) = path
-                        .rsplit('/')
-                        .next()
-                        .and_then(|r| r.parse::<pen_protocol::ranges::PartRange>().ok())
-                    {
-                        if path.contains("/partes/") {
-                            parts += 1;
-                            largest = largest.max(range.len());
-                        }
-                    }
-                }
+                let (parts, largest) = part_ranges(&downloads);
                 if parts < 2 || whole > 0 {
                     return Err(self
                         .fail(Some(t.idt), "o componente grande baixado em partes (POST …/componentes-digitais/partes/{inicio}-{fim})", format!("{parts} parte(s), {whole} download(s) inteiro(s)"), "model-receipts-soap.md §2.5: o módulo baixa em blocos de TamanhoBlocoArquivoTransferencia")
                         .await);
                 }
-                if largest > h.sut.block_bytes {
-                    return Err(self
-                        .fail(
-                            Some(t.idt),
-                            format!(
-                                "partes de no máximo {} bytes (o bloco declarado)",
-                                h.sut.block_bytes
-                            ),
-                            format!("uma parte de {largest} bytes"),
-                            "model-receipts-soap.md §2.5",
-                        )
-                        .await);
-                }
-                Ok(())
+                self.within_block(t.idt, largest).await
             }
             Step::DownloadedOnlyPending { tramite } => {
                 let t = get(named, tramite)?.clone();
@@ -1566,21 +1567,7 @@ impl StepCtx<'_> {
                 let uploads = self
                     .sut_requests(None, &format!("tickets-de-envio-de-componente/{ticket}/"))
                     .await?;
-                let mut parts = 0;
-                let mut largest = 0;
-                for e in &uploads {
-                    let path = e["path"].as_str().unwrap_or_default();
-                    if path.contains("/partes/") {
-                        if let Some(r) = path
-                            .rsplit('/')
-                            .next()
-                            .and_then(|r| r.parse::<pen_protocol::ranges::PartRange>().ok())
-                        {
-                            parts += 1;
-                            largest = largest.max(r.len());
-                        }
-                    }
-                }
+                let (parts, largest) = part_ranges(&uploads);
                 let signalled = uploads.iter().any(|e| {
                     e["path"]
                         .as_str()
@@ -1592,20 +1579,7 @@ impl StepCtx<'_> {
                         .fail(Some(t.idt), "o componente grande enviado em partes (PUT …/partes/{inicio}-{fim}) e o sinal de término", format!("{parts} parte(s), sinal de término {}", if signalled { "enviado" } else { "ausente" }), "model-receipts-soap.md §2.5: acima do bloco, o envio é em partes seguidas de sinalizacao-termino-envio")
                         .await);
                 }
-                if largest > h.sut.block_bytes {
-                    return Err(self
-                        .fail(
-                            Some(t.idt),
-                            format!(
-                                "partes de no máximo {} bytes (o bloco declarado)",
-                                h.sut.block_bytes
-                            ),
-                            format!("uma parte de {largest} bytes"),
-                            "model-receipts-soap.md §2.5",
-                        )
-                        .await);
-                }
-                Ok(())
+                self.within_block(t.idt, largest).await
             }
             Step::FetchedSendingReceipt { tramite } => {
                 let t = get(named, tramite)?.clone();

@@ -5,35 +5,16 @@
 use std::time::Duration;
 
 use pen_client::agent::{Event, Policy, ReturnRequest, SendReport, SendRequest};
-use pen_client::flows::{self, TransferOptions};
 use pen_client::samples;
-use pen_protocol::api::EnvioDeProcesso;
-use pen_protocol::model::CabecalhoDeProcesso;
 use pen_protocol::refusals::{Refusal, RefusalKind};
 use pen_protocol::situacao::Situacao;
 use pen_protocol::tables::MotivoRecusa;
-use pen_testkit::agents::{client, spawn_agent, TestAgent};
+use pen_testkit::agents::{inject, send_raw, spawn_agent, trigger, TestAgent};
 use pen_testkit::sim::{spawn_simulator, TestSimulator};
 
-use crate::common::{tramite, unit, ORG_A, ORG_B};
+use crate::common::{tramite, ORG_A, ORG_B};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-async fn trigger<T: serde::Serialize>(
-    agent: &TestAgent,
-    path: &str,
-    body: &T,
-) -> reqwest::Response {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
-        .post(format!("{}{path}", agent.trigger_url))
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
 
 async fn received(agent: &TestAgent, idt: pen_protocol::ids::Idt) -> Event {
     agent
@@ -181,70 +162,6 @@ async fn a_documento_avulso_goes_through_the_trigger() {
     )
     .await;
     assert_eq!(reply.status(), 400);
-}
-
-/// Sends a sample with the raw client (no sender-side rules), so that the recipient's policy is
-/// what decides.
-async fn send_raw(sim: &TestSimulator, sample: samples::Sample) -> pen_protocol::ids::Idt {
-    let samples::Envelope::Processo(processo) = sample.envelope else {
-        panic!("a process sample");
-    };
-    let envio = EnvioDeProcesso {
-        cabecalho: CabecalhoDeProcesso {
-            remetente: Some(unit(ORG_A)),
-            destinatario: Some(unit(ORG_B)),
-            enviar_apenas_componentes_digitais_pendentes: Some(true),
-            ..CabecalhoDeProcesso::default()
-        },
-        processo,
-    };
-    flows::send_process(
-        &client(sim, "org-a"),
-        &envio,
-        &sample.source,
-        TransferOptions::default(),
-    )
-    .await
-    .unwrap()
-    .created
-    .idt
-}
-
-/// Opens a trâmite as org-a through the control plane, past the platform's validation, with
-/// its components uploaded at once.
-async fn inject(sim: &TestSimulator, sample: &samples::Sample) -> pen_protocol::ids::Idt {
-    use base64::Engine as _;
-    let samples::Envelope::Processo(processo) = &sample.envelope else {
-        panic!("a process sample");
-    };
-    let componentes: serde_json::Map<String, serde_json::Value> = sample
-        .source
-        .files
-        .0
-        .iter()
-        .map(|(h, b)| {
-            (
-                h.clone(),
-                base64::engine::general_purpose::STANDARD.encode(b).into(),
-            )
-        })
-        .collect();
-    let created: pen_protocol::api::TramiteDeProcessoCriado = sim
-        .control()
-        .post_json(
-            "inject",
-            &serde_json::json!({
-                "as": "org-a",
-                "processo": {
-                    "cabecalho": {"remetente": unit(ORG_A), "destinatario": unit(ORG_B)},
-                    "processo": processo,
-                },
-                "componentes": componentes,
-            }),
-        )
-        .await
-        .json();
-    created.idt
 }
 
 #[tokio::test]

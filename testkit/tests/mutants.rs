@@ -6,22 +6,17 @@
 
 use std::time::Duration;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use pen_client::agent::{Defect, Event, Policy, ReturnRequest, SendReport, SendRequest};
-use pen_client::flows::{self, TransferOptions};
 use pen_client::samples;
-use pen_protocol::api::{EnvioDeProcesso, TramiteDeProcessoCriado};
 use pen_protocol::ids::Idt;
-use pen_protocol::model::CabecalhoDeProcesso;
 use pen_protocol::refusals::{Refusal, RefusalKind};
 use pen_protocol::situacao::Situacao;
 use pen_protocol::tables::MotivoRecusa;
-use pen_testkit::agents::{client, spawn_agent, TestAgent, TEST_BLOCK};
+use pen_testkit::agents::{inject, send_raw, spawn_agent, trigger, TestAgent, TEST_BLOCK};
 use pen_testkit::sim::{spawn_simulator, TestSimulator};
 use serde_json::Value;
 
-use crate::common::{tramite, unit, ORG_A, ORG_B};
+use crate::common::{tramite, ORG_A, ORG_B};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -106,22 +101,6 @@ fn strings(value: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn trigger<T: serde::Serialize>(
-    agent: &TestAgent,
-    path: &str,
-    body: &T,
-) -> reqwest::Response {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
-        .post(format!("{}{path}", agent.trigger_url))
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 /// The first event matching `want` (earlier ones count), failing the test with the last events.
 async fn event(agent: &TestAgent, what: &str, want: impl Fn(&Event) -> bool) -> Event {
     agent.wait_for(WAIT, want).await.unwrap_or_else(|| {
@@ -144,64 +123,6 @@ fn send_request(fixture: &str) -> SendRequest {
         destino: TO_B.into(),
         ..SendRequest::default()
     }
-}
-
-/// Sends a sample org-a → org-b with the raw client (no sender-side rules), so that the
-/// recipient's policy is what decides.
-async fn send_raw(sim: &TestSimulator, sample: samples::Sample) -> Idt {
-    let samples::Envelope::Processo(processo) = sample.envelope else {
-        panic!("a process sample");
-    };
-    let envio = EnvioDeProcesso {
-        cabecalho: CabecalhoDeProcesso {
-            remetente: Some(unit(ORG_A)),
-            destinatario: Some(unit(ORG_B)),
-            enviar_apenas_componentes_digitais_pendentes: Some(true),
-            ..CabecalhoDeProcesso::default()
-        },
-        processo,
-    };
-    flows::send_process(
-        &client(sim, "org-a"),
-        &envio,
-        &sample.source,
-        TransferOptions::default(),
-    )
-    .await
-    .unwrap()
-    .created
-    .idt
-}
-
-/// Opens a trâmite org-a → org-b through the control plane with its components uploaded at
-/// once (situação 2), before any agent of org-b is listening.
-async fn inject(sim: &TestSimulator, sample: &samples::Sample) -> Idt {
-    let samples::Envelope::Processo(processo) = &sample.envelope else {
-        panic!("a process sample");
-    };
-    let componentes: serde_json::Map<String, Value> = sample
-        .source
-        .files
-        .0
-        .iter()
-        .map(|(h, b)| (h.clone(), STANDARD.encode(b).into()))
-        .collect();
-    let created: TramiteDeProcessoCriado = sim
-        .control()
-        .post_json(
-            "inject",
-            &serde_json::json!({
-                "as": "org-a",
-                "processo": {
-                    "cabecalho": {"remetente": unit(ORG_A), "destinatario": unit(ORG_B)},
-                    "processo": processo,
-                },
-                "componentes": componentes,
-            }),
-        )
-        .await
-        .json();
-    created.idt
 }
 
 /// Makes the platform serve org-b's component downloads with their first byte changed (the
