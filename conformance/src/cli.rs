@@ -28,6 +28,10 @@ enum Command {
     List,
     /// Run the suite (embedded simulator; the reference agent unless --target-config).
     Run(RunArgs),
+    /// Measure how many trâmites per second the SUT takes in: inject N towards it, read from
+    /// the journal when it read, downloaded and concluded each, report throughput, latencies
+    /// and where time went.
+    Load(LoadArgs),
     /// Prepare an external target: generate its PKI (once, in `sut.pki_dir`) and print what to
     /// configure in the system under test before `run`.
     Setup {
@@ -68,6 +72,171 @@ struct RunArgs {
     /// Self-contained HTML report.
     #[arg(long)]
     html: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct LoadArgs {
+    /// `reference`: the reference agent, in process.
+    #[arg(long, default_value = "reference", conflicts_with = "target_config")]
+    target: String,
+    /// An external integrator described by a TOML file.
+    #[arg(long)]
+    target_config: Option<PathBuf>,
+    /// Trâmites to inject.
+    #[arg(long, default_value_t = 1000)]
+    count: usize,
+    /// Closed loop: at most this many unfinished at a time.
+    #[arg(long, default_value_t = 32, conflicts_with = "rate")]
+    concurrency: usize,
+    /// Open loop: this many trâmites per second, whatever the SUT does.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Documents per process (one component each).
+    #[arg(long, default_value_t = 1)]
+    documents: usize,
+    /// Size of each component, in bytes.
+    #[arg(long, default_value_t = 100_000)]
+    component_bytes: u64,
+    /// Share of documentos avulsos (0–1).
+    #[arg(long, default_value_t = 0.0)]
+    avulso_share: f64,
+    /// Share the SUT's policy should refuse (unmapped espécie), 0–1.
+    #[arg(long, default_value_t = 0.0)]
+    refuse_share: f64,
+    /// Counterpart organisations sending (1: org-b; 2: org-b and org-c).
+    #[arg(long, default_value_t = 1)]
+    senders: usize,
+    /// Stop after this many seconds, finished or not.
+    #[arg(long, default_value_t = 120)]
+    time_limit: u64,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// A few seconds: 40 trâmites, 8 at a time (CI checks that it completes).
+    #[arg(long)]
+    smoke: bool,
+    /// JSON results.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Self-contained HTML page with the charts.
+    #[arg(long)]
+    html: Option<PathBuf>,
+}
+
+struct Bar(Option<indicatif::ProgressBar>);
+
+impl pen_conformance::load::LoadProgress for Bar {
+    fn injected(&self, n: usize) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(format!("{n} injetados"));
+        }
+    }
+
+    fn finished(&self, n: usize) {
+        if let Some(bar) = &self.0 {
+            bar.set_position(n as u64);
+        }
+    }
+}
+
+fn target_of(
+    target: &str,
+    config: Option<&PathBuf>,
+    mutant: Option<&str>,
+) -> Result<Target, String> {
+    match (config, target) {
+        (Some(path), _) => TargetConfig::load(path)
+            .map(|c| Target::External(Box::new(c)))
+            .map_err(|e| e.to_string()),
+        (None, "reference") => mutant
+            .map(str::parse::<Defect>)
+            .transpose()
+            .map(|mutant| Target::Reference { mutant })
+            .map_err(|e| e.to_string()),
+        (None, other) => Err(format!(
+            "alvo desconhecido: {other} (use reference ou --target-config ARQUIVO)"
+        )),
+    }
+}
+
+async fn load(args: LoadArgs) -> ExitCode {
+    use pen_conformance::load::{self, LoadOptions, Pace};
+    let target = match target_of(&args.target, args.target_config.as_ref(), None) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut options = LoadOptions {
+        count: args.count,
+        pace: match args.rate {
+            Some(per_second) => Pace::Rate { per_second },
+            None => Pace::Closed {
+                concurrency: args.concurrency,
+            },
+        },
+        documents: args.documents,
+        component_bytes: args.component_bytes,
+        avulso_share: args.avulso_share,
+        refuse_share: args.refuse_share,
+        senders: args.senders,
+        time_limit_secs: args.time_limit,
+    };
+    if args.smoke {
+        options.count = 40;
+        options.pace = Pace::Closed { concurrency: 8 };
+        options.time_limit_secs = 60;
+    }
+    let bar = Bar(std::io::stdout().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(options.count as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} terminados · {msg} · {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    }));
+    let report = match load::run(target, options, args.seed, &bar).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pen-conformance: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(b) = &bar.0 {
+        b.finish_and_clear();
+    }
+    println!(
+        "{} trâmites injetados em {:.1} s: {} concluídos, {} recusados, {} não terminados — {:.1} trâmites/s",
+        report.injected,
+        report.duration_ms as f64 / 1000.0,
+        report.concluded,
+        report.refused,
+        report.unfinished,
+        report.throughput_per_s
+    );
+    let c = &report.latencies.concluded_ms;
+    println!(
+        "até o recibo de conclusão: p50 {:.1} ms · p95 {:.1} ms · p99 {:.1} ms",
+        c.p50, c.p95, c.p99
+    );
+    println!(
+        "onde o tempo foi (medianas): {:.1} ms no total, {:.1} ms no simulador, {:.1} ms no SUT (simulador: {:.1} % do tempo)",
+        report.breakdown.end_to_end_ms,
+        report.breakdown.simulator_ms,
+        report.breakdown.sut_ms,
+        report.breakdown.simulator_share * 100.0
+    );
+    println!(
+        "erros: {} chamadas do SUT, {} injeções · suíte {} · semente {}",
+        report.sut_errors, report.injection_errors, report.suite_version, report.seed
+    );
+    if let Err(e) = report::load::write(&report, args.json.as_deref(), args.html.as_deref()) {
+        eprintln!("pen-conformance: relatórios: {e}");
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
 }
 
 struct Live(Console);
@@ -250,6 +419,7 @@ impl Cli {
             Command::List => list(),
             Command::Run(args) => run_suite(args).await,
             Command::Mutants { seed } => mutants(seed).await,
+            Command::Load(args) => load(args).await,
             Command::Setup { target_config } => setup(&target_config),
         }
     }

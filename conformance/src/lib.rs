@@ -11,8 +11,10 @@
 //! - [`target`] — the SUT: the reference agent or a `target.toml`, and its trigger.
 //! - [`run`] — the runner: platform, counterpart, SUT, one function per step, verdicts.
 //! - [`verdict`] — verdicts, scenario results and the run report every format renders.
-//! - [`report`] — console progress and the JUnit, JSON and HTML files.
+//! - [`load`] — `pen-conformance load`: the SUT's receive throughput, measured from the journal.
+//! - [`report`] — console progress and the JUnit, JSON and HTML files (and the load run's).
 
+pub mod load;
 pub mod report;
 pub mod run;
 pub mod scenario;

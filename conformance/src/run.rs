@@ -100,13 +100,13 @@ fn harness_err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> StepError 
 
 /// The control plane of the embedded simulator.
 #[derive(Debug, Clone)]
-struct Control {
+pub(crate) struct Control {
     http: reqwest::Client,
     base: String,
 }
 
 impl Control {
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -131,23 +131,23 @@ impl Control {
         serde_json::from_str(&text).map_err(|e| format!("controle {path}: {e}"))
     }
 
-    async fn get(&self, path: &str) -> Result<Value, String> {
+    pub(crate) async fn get(&self, path: &str) -> Result<Value, String> {
         self.call(reqwest::Method::GET, path, None).await
     }
 
-    async fn last_seq(&self) -> Result<u64, String> {
+    pub(crate) async fn last_seq(&self) -> Result<u64, String> {
         Ok(self.get("journal?limit=1").await?["total"]
             .as_u64()
             .unwrap_or(0))
     }
 
-    async fn entries(&self, query: &str) -> Result<Vec<Value>, String> {
+    pub(crate) async fn entries(&self, query: &str) -> Result<Vec<Value>, String> {
         let page = self.get(&format!("journal?limit=100000&{query}")).await?;
         Ok(page["entries"].as_array().cloned().unwrap_or_default())
     }
 
     /// The first entry after `after` matching `query`, or `None` at the deadline.
-    async fn wait(
+    pub(crate) async fn wait(
         &self,
         query: &str,
         after: u64,
@@ -169,12 +169,12 @@ impl Control {
 }
 
 /// Everything a scenario acts through.
-struct Harness {
-    control: Control,
+pub(crate) struct Harness {
+    pub(crate) control: Control,
     counterpart: Agent,
     counterpart_client: Client,
     counterpart_unit: EstruturaOrganizacional,
-    sut: SutProfile,
+    pub(crate) sut: SutProfile,
     trigger: Trigger,
     seed: u64,
     nups: AtomicU32,
@@ -507,7 +507,7 @@ pub async fn run(options: RunOptions, progress: &dyn Progress) -> Result<RunRepo
         scenarios.retain(|s| options.only.contains(&s.id));
     }
 
-    let (setup, harness) = Setup::start(&options, seed).await?;
+    let (setup, harness) = Setup::start(&options, seed, None).await?;
     let harness = Arc::new(harness);
     let mut results = Vec::new();
     for scenario in scenarios {
@@ -528,7 +528,7 @@ pub async fn run(options: RunOptions, progress: &dyn Progress) -> Result<RunRepo
 }
 
 /// The platform, the SUT when it runs in process, and how to stop them.
-struct Setup {
+pub(crate) struct Setup {
     sut: Option<RunningAgent>,
     stop: oneshot::Sender<()>,
     _pki: Option<tempfile::TempDir>,
@@ -551,7 +551,13 @@ fn client_from_pki(
 }
 
 impl Setup {
-    async fn start(options: &RunOptions, seed: u64) -> Result<(Self, Harness), HarnessError> {
+    /// The platform, counterpart and SUT of a run. `load` runs on the system clock (the journal
+    /// timestamps are its measurements) with a more concurrent reference agent.
+    pub(crate) async fn start(
+        options: &RunOptions,
+        seed: u64,
+        load: Option<usize>,
+    ) -> Result<(Self, Harness), HarnessError> {
         // The PKI: generated for the run (reference), or once per target folder (external).
         let (pki_dir, temporary) = match (&options.target, &options.pki_dir) {
             (Target::External(config), _) => (config.sut.pki_dir.clone(), None),
@@ -594,7 +600,10 @@ impl Setup {
             }
         };
 
-        let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+        let clock: pen_simulator::clock::SharedClock = match load {
+            Some(_) => Arc::new(pen_simulator::clock::SystemClock::new()),
+            None => Arc::new(ManualClock::new(time::OffsetDateTime::now_utc())),
+        };
         let mut sim_options = SimulatorOptions::new(&pki_dir);
         sim_options.addr = addr;
         sim_options.clock = clock;
@@ -651,7 +660,7 @@ impl Setup {
                         follow: FollowOptions {
                             mode: FeedMode::LongPoll { seconds: 5 },
                             interval: Duration::from_millis(50),
-                            concurrency: 4,
+                            concurrency: load.unwrap_or(4),
                             retry_after: Duration::from_millis(50),
                         },
                         transfer,
@@ -696,7 +705,7 @@ impl Setup {
         ))
     }
 
-    async fn shutdown(self) {
+    pub(crate) async fn shutdown(self) {
         if let Some(sut) = self.sut {
             sut.stop().await;
         }

@@ -16,6 +16,7 @@ pub mod console;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod load;
 
 use std::fs;
 use std::io::{self, Write as _};
@@ -48,7 +49,7 @@ pub fn write_all(
 
 /// Writes `bytes` to `path` through a temporary file in the same folder (so the rename stays on
 /// one file system), flushed to disk before the rename.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
