@@ -42,3 +42,13 @@ RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps
 
 step "benches compile"
 cargo bench --locked -p pen-benches --no-run
+
+step "load smoke runs (completes and writes its JSON; nothing is timed)"
+mkdir -p target/ci
+rm -f target/ci/load-smoke.json target/ci/loopback-smoke.json
+cargo run --locked -q -p pen-conformance -- load --smoke --json target/ci/load-smoke.json
+grep -q '"throughput_per_s"' target/ci/load-smoke.json
+# The loopback bench in the bench profile reuses what `cargo bench --no-run` just built.
+cargo run --locked -q --profile bench -p pen-benches --bin loopback -- --smoke --json target/ci/loopback-smoke.json
+test -s target/ci/loopback-smoke.json
+echo "ok"
