@@ -523,16 +523,85 @@ impl Client {
         hash: &str,
         protocolo: &str,
     ) -> Result<Vec<u8>, Error> {
+        let mut bytes = Vec::new();
+        self.download_part_into(idt, range, hash, protocolo, &mut |chunk| {
+            bytes.extend_from_slice(chunk);
+            Ok(())
+        })
+        .await?;
+        Ok(bytes)
+    }
+
+    /// The same part, decoded as it streams and handed to `out` a piece at a time, so that a
+    /// part never sits whole in memory (neither its base64 nor its bytes). Returns the bytes
+    /// written.
+    ///
+    /// # Errors
+    /// As [`Client::download_component`]; what `out` returns, as [`Error::Io`].
+    pub async fn download_part_into(
+        &self,
+        idt: Idt,
+        range: PartRange,
+        hash: &str,
+        protocolo: &str,
+        out: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
+    ) -> Result<u64, Error> {
+        const WHAT: &str = "parte de componente digital";
+        let decode_error = |e: base64::DecodeError| Error::Decode {
+            what: WHAT.to_owned(),
+            detail: format!("base64: {e}"),
+        };
         let body = IdentificacaoDeComponente {
             hash_do_componente_digital: hash.to_owned(),
             protocolo: protocolo.to_owned(),
         };
         let path = format!("tramites/{idt}/protocolos/componentes-digitais/partes/{range}");
-        self.base64_body(
-            "parte de componente digital",
-            self.http.post(self.url(&path)).json(&body),
-        )
-        .await
+        let mut response = self
+            .send(self.http.post(self.url(&path)).json(&body))
+            .await?;
+        // Base64 text, decoded four characters at a time as it arrives; a JSON string literal
+        // (which the SEI module also accepts) is rare and small enough to be taken whole.
+        let (mut carry, mut quoted, mut started, mut written) =
+            (Vec::new(), None::<Vec<u8>>, false, 0u64);
+        while let Some(chunk) = response.chunk().await.map_err(Error::from_reqwest)? {
+            if let Some(whole) = quoted.as_mut() {
+                whole.extend_from_slice(&chunk);
+                continue;
+            }
+            if !started {
+                match chunk.iter().find(|b| !b.is_ascii_whitespace()) {
+                    Some(b'"') => {
+                        quoted = Some(chunk.to_vec());
+                        continue;
+                    }
+                    Some(_) => started = true,
+                    None => continue,
+                }
+            }
+            carry.extend(chunk.iter().copied().filter(|b| !b.is_ascii_whitespace()));
+            let ready = carry.len() / 4 * 4;
+            if ready > 0 {
+                let decoded = STANDARD.decode(&carry[..ready]).map_err(decode_error)?;
+                out(&decoded)?;
+                written += decoded.len() as u64;
+                carry.drain(..ready);
+            }
+        }
+        if let Some(whole) = quoted {
+            let text = serde_json::from_slice::<String>(&whole).map_err(|e| Error::Decode {
+                what: WHAT.to_owned(),
+                detail: format!("JSON: {e}"),
+            })?;
+            let decoded = STANDARD.decode(text.trim()).map_err(decode_error)?;
+            out(&decoded)?;
+            written += decoded.len() as u64;
+        } else if !carry.is_empty() {
+            return Err(Error::Decode {
+                what: WHAT.to_owned(),
+                detail: format!("base64 truncado: {} caractere(s) sobrando", carry.len()),
+            });
+        }
+        Ok(written)
     }
 
     // ------------------------------------------------------------------ receipts (§2.9)

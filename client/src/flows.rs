@@ -596,11 +596,12 @@ pub async fn download_pending(
         let (size, ordem) = incoming.declared.get(hash).copied().unwrap_or((0, 1));
         let mut hasher = ComponentHasher::new();
         for part in PartRange::split(size, options.block) {
-            let bytes = client
-                .download_part(tramite.idt, part, hash, &tramite.protocolo)
+            client
+                .download_part_into(tramite.idt, part, hash, &tramite.protocolo, &mut |bytes| {
+                    hasher.update(bytes);
+                    sink.append(hash, bytes)
+                })
                 .await?;
-            hasher.update(&bytes);
-            sink.append(hash, &bytes)?;
         }
         let computed = hasher.finish().to_base64();
         if check_hashes && &computed != hash {

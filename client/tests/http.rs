@@ -647,3 +647,66 @@ async fn download_component_undoes_json_escapes() {
     let bytes = client.download_component(Idt(42), "h", "p").await.unwrap();
     assert_eq!(bytes, [0xff, 0xff, 0xff]);
 }
+
+/// A part arrives as base64 text, with or without a trailing newline, or as a JSON string
+/// literal with escaped slashes; it is decoded as it streams. Broken base64 is a decode error.
+#[tokio::test]
+async fn a_downloaded_part_is_decoded_in_every_shape_the_platform_may_send() {
+    use base64::Engine as _;
+    let bytes: Vec<u8> = (0u32..70_000).map(|i| (i * 7 % 251) as u8).collect();
+    let text = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    let route = "tramites/9/protocolos/componentes-digitais/partes/0-70000";
+    for (shape, body) in [
+        ("plain", text.clone()),
+        ("newline", format!("{text}\r\n")),
+        (
+            "json",
+            serde_json::to_string(&text).unwrap().replace('/', "\\/"),
+        ),
+    ] {
+        let (server, client) = platform().await;
+        Mock::given(method("POST"))
+            .and(path(at(route)))
+            .respond_with(ResponseTemplate::new(200).set_body_string(body))
+            .mount(&server)
+            .await;
+        let mut got = Vec::new();
+        let written = client
+            .download_part_into(
+                Idt(9),
+                PartRange {
+                    inicio: 0,
+                    fim: 70_000,
+                },
+                "h",
+                "p",
+                &mut |c| {
+                    got.extend_from_slice(c);
+                    Ok(())
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(written, 70_000, "{shape}");
+        assert_eq!(got, bytes, "{shape}");
+    }
+    let (server, client) = platform().await;
+    Mock::given(method("POST"))
+        .and(path(at(route)))
+        .respond_with(ResponseTemplate::new(200).set_body_string("QUJD%"))
+        .mount(&server)
+        .await;
+    let err = client
+        .download_part(
+            Idt(9),
+            PartRange {
+                inicio: 0,
+                fim: 70_000,
+            },
+            "h",
+            "p",
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+}
