@@ -177,9 +177,12 @@ pub fn complete_tramites(
     let pem =
         std::fs::read(&identity).with_context(|| format!("reading {}", identity.display()))?;
     let signer = ReceiptSigner::from_pem(&pem)?;
-    let certificate_der = CertificateDer::from_pem_slice(&pem)
-        .with_context(|| format!("certificate in {}", identity.display()))?
-        .to_vec();
+    // One copy for every recibo, as a connection's certificate is shared by its requests.
+    let certificate_der: Arc<[u8]> = Arc::from(
+        CertificateDer::from_pem_slice(&pem)
+            .with_context(|| format!("certificate in {}", identity.display()))?
+            .as_ref(),
+    );
     let processo = sim::sample_processo()?;
     let (hash, size) = processo
         .components()

@@ -612,14 +612,11 @@ impl<S: Store> Platform<S> {
                 motivo_da_urgencia: motivo(cabecalho.motivo_da_urgencia),
                 situacao: Situacao::NaoIniciado,
                 history: Vec::new(),
-                components: components
-                    .iter()
-                    .map(|c| (c.hash.clone(), c.clone()))
-                    .collect(),
+                components: TramiteRecord::unique_components(&components),
                 requested: requested.clone(),
-                received: BTreeSet::new(),
+                received: Vec::new(),
                 pending_for_recipient: Vec::new(),
-                downloaded: BTreeSet::new(),
+                downloaded: Vec::new(),
                 recusa: None,
                 recibo_de_envio: None,
                 recibo: None,
@@ -830,14 +827,11 @@ impl<S: Store> Platform<S> {
                     motivo_da_urgencia: motivo(cabecalho.motivo_da_urgencia),
                     situacao: Situacao::NaoIniciado,
                     history: Vec::new(),
-                    components: components
-                        .iter()
-                        .map(|c| (c.hash.clone(), c.clone()))
-                        .collect(),
+                    components: TramiteRecord::unique_components(&components),
                     requested: requested.clone(),
-                    received: BTreeSet::new(),
+                    received: Vec::new(),
                     pending_for_recipient: Vec::new(),
-                    downloaded: BTreeSet::new(),
+                    downloaded: Vec::new(),
                     recusa: None,
                     recibo_de_envio: None,
                     recibo: None,
@@ -911,7 +905,7 @@ impl<S: Store> Platform<S> {
             let requested = waiting
                 .iter()
                 .any(|r| r.requested.iter().any(|h| h == hash));
-            let component = first.components.get(hash).filter(|_| requested);
+            let component = first.component(hash).filter(|_| requested);
             component.map(|c| c.size).ok_or_else(|| {
                 err(
                     ErrorKind::ComponenteNaoSolicitado,
@@ -1026,7 +1020,7 @@ impl<S: Store> Platform<S> {
                         if r.situacao == Situacao::Iniciado
                             && r.requested.iter().any(|h| h == hash) =>
                     {
-                        r.received.insert(hash.to_owned());
+                        state::insert_once(&mut r.received, hash);
                         r.requested.iter().all(|h| r.received.contains(h))
                     }
                     _ => false,
@@ -1288,7 +1282,7 @@ impl<S: Store> Platform<S> {
             if !matches!(record.situacao.code(), 2..=6) {
                 return Err(situacao_error("download de componente digital", record));
             }
-            let component = record.components.get(hash).ok_or_else(|| {
+            let component = record.component(hash).ok_or_else(|| {
                 err(
                     ErrorKind::ComponenteNaoSolicitado,
                     &[("hash", hash), ("protocolo", &record.protocolo)],
@@ -1315,7 +1309,7 @@ impl<S: Store> Platform<S> {
                 .ok_or_else(|| err(ErrorKind::TramiteNaoEncontrado, &[("idt", &idt.grouped())]))?;
             record.last_download = Some(now);
             if finished {
-                record.downloaded.insert(hash.to_owned());
+                state::insert_once(&mut record.downloaded, hash);
             }
             let all = record
                 .pending_for_recipient
@@ -1381,7 +1375,7 @@ impl<S: Store> Platform<S> {
     pub fn post_recibo(
         &self,
         spe: &Spe,
-        certificate_der: &[u8],
+        certificate_der: &Arc<[u8]>,
         idt: Idt,
         body: &EnvioDeReciboDeTramite,
     ) -> Result<()> {
@@ -1422,7 +1416,7 @@ impl<S: Store> Platform<S> {
                 record.recibo = Some(StoredRecibo {
                     data_de_recebimento: body.data_de_recebimento.clone(),
                     signature: body.hash_da_assinatura.clone(),
-                    certificate_der: certificate_der.to_vec(),
+                    certificate_der: certificate_der.clone(),
                 });
             }
             let _ = self.apply(state, idt, Actor::Recipient, Event::ReceiptPosted, now);
@@ -1602,7 +1596,7 @@ impl<S: Store> Platform<S> {
             }
             let requested = unique_in_order(
                 last.components
-                    .values()
+                    .iter()
                     .filter(|c| !c.retirado)
                     .map(|c| c.hash.clone()),
             );
@@ -1613,7 +1607,7 @@ impl<S: Store> Platform<S> {
                 ));
             }
             let mut copy = (*last).clone();
-            let components: Vec<DeclaredComponent> = copy.components.values().cloned().collect();
+            let components: Vec<DeclaredComponent> = copy.components.clone();
             let idt = state.allocate_idt();
             let ticket = state.allocate_ticket();
             copy.idt = idt;
@@ -1684,8 +1678,8 @@ impl<S: Store> Platform<S> {
                 recipient: r.recipient.clone(),
                 ticket: r.ticket,
                 requested: r.requested.clone(),
-                received: r.received.iter().cloned().collect(),
-                downloaded: r.downloaded.iter().cloned().collect(),
+                received: r.received.clone(),
+                downloaded: r.downloaded.clone(),
                 reproducao: r.reproducao,
                 recibo_de_conclusao: r.recibo.as_ref().map(|x| x.data_de_recebimento.clone()),
                 metadata: match &r.payload {

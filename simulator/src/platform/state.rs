@@ -37,8 +37,8 @@ pub struct StoredRecibo {
     pub data_de_recebimento: String,
     pub signature: String,
     /// The certificate the recipient authenticated with (base64 DER goes out as
-    /// `cadeiaDoCertificado`).
-    pub certificate_der: Vec<u8>,
+    /// `cadeiaDoCertificado`), shared with its connection rather than copied per recibo.
+    pub certificate_der: std::sync::Arc<[u8]>,
 }
 
 /// The platform's recibo de envio.
@@ -68,14 +68,16 @@ pub struct TramiteRecord {
     pub motivo_da_urgencia: Option<u32>,
     pub situacao: Situacao,
     pub history: Vec<(Situacao, OffsetDateTime)>,
-    /// All declared components, by hash (a hash shared by several documents appears once).
-    pub components: BTreeMap<String, DeclaredComponent>,
+    /// All declared components, each hash once (the last declaration of a hash shared by
+    /// several documents), in declaration order. Small vectors rather than maps: a trâmite has
+    /// a handful of components, and 100,000 stored trâmites must fit in memory.
+    pub components: Vec<DeclaredComponent>,
     /// Hashes the sender must upload, in declaration order.
     pub requested: Vec<String>,
-    pub received: BTreeSet<String>,
+    pub received: Vec<String>,
     /// Hashes the recipient must download and will sign (frozen when the trâmite reaches 2).
     pub pending_for_recipient: Vec<String>,
-    pub downloaded: BTreeSet<String>,
+    pub downloaded: Vec<String>,
     pub recusa: Option<(MotivoRecusa, String)>,
     pub recibo_de_envio: Option<StoredReciboDeEnvio>,
     pub recibo: Option<StoredRecibo>,
@@ -84,6 +86,25 @@ pub struct TramiteRecord {
 }
 
 impl TramiteRecord {
+    /// The declared component with this hash.
+    #[must_use]
+    pub fn component(&self, hash: &str) -> Option<&DeclaredComponent> {
+        self.components.iter().find(|c| c.hash == hash)
+    }
+
+    /// The declared components, each hash once (the last declaration wins), in order.
+    #[must_use]
+    pub fn unique_components(declared: &[DeclaredComponent]) -> Vec<DeclaredComponent> {
+        let mut out: Vec<DeclaredComponent> = Vec::with_capacity(declared.len());
+        for c in declared {
+            match out.iter_mut().find(|o| o.hash == c.hash) {
+                Some(existing) => *existing = c.clone(),
+                None => out.push(c.clone()),
+            }
+        }
+        out
+    }
+
     /// When the trâmite last changed situação (what the automatic cancellation counts from).
     #[must_use]
     pub fn last_change(&self) -> Option<OffsetDateTime> {
@@ -124,6 +145,13 @@ pub struct NreRecord {
     pub holders: HashMap<String, BTreeSet<String>>,
     /// Trâmites of this NRE, oldest first.
     pub tramites: Vec<Idt>,
+}
+
+/// Adds a hash to a small set kept as a vector.
+pub fn insert_once(set: &mut Vec<String>, hash: &str) {
+    if !set.iter().any(|h| h == hash) {
+        set.push(hash.to_owned());
+    }
 }
 
 /// Chunked uploads in progress: which byte ranges of a component arrived.
