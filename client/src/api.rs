@@ -119,6 +119,9 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     identity: Identity,
+    /// The identity's key as a receipt signer, parsed once (checking an RSA key costs about as
+    /// much as a signature) and shared by the clones.
+    signer: std::sync::Arc<std::sync::OnceLock<pen_protocol::receipt::ReceiptSigner>>,
 }
 
 impl Client {
@@ -145,12 +148,25 @@ impl Client {
             http,
             base,
             identity: config.identity,
+            signer: std::sync::Arc::default(),
         })
     }
 
     #[must_use]
     pub fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    /// The identity's key, ready to sign recibos de conclusão.
+    ///
+    /// # Errors
+    /// A key that RSA signing cannot use.
+    pub fn receipt_signer(&self) -> Result<&pen_protocol::receipt::ReceiptSigner, Error> {
+        if let Some(signer) = self.signer.get() {
+            return Ok(signer);
+        }
+        let signer = self.identity.receipt_signer()?;
+        Ok(self.signer.get_or_init(|| signer))
     }
 
     #[must_use]

@@ -674,7 +674,7 @@ pub fn conclusion_receipt(tramite: &Tramite) -> Result<ReciboDeConclusao, Error>
 /// No situação-4 entry, signing, the platform's answer (`0024`).
 pub async fn post_signed_receipt(client: &Client, tramite: &Tramite) -> Result<(), Error> {
     let recibo = conclusion_receipt(tramite)?;
-    let signature = recibo.sign(&client.identity().receipt_signer()?)?;
+    let signature = recibo.sign(client.receipt_signer()?)?;
     client
         .post_receipt(
             tramite.idt,

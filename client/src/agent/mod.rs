@@ -770,7 +770,7 @@ impl Inner {
         if self.has(Defect::ReceiptWrongHashes) {
             recibo.hashes.pop();
         }
-        let mut signature = recibo.sign(&self.client.identity().receipt_signer()?)?;
+        let mut signature = recibo.sign(self.client.receipt_signer()?)?;
         if self.has(Defect::BadReceiptSignature) {
             let mut raw = STANDARD.decode(&signature).unwrap_or_default();
             if let Some(first) = raw.first_mut() {
