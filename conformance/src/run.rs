@@ -267,6 +267,14 @@ impl Harness {
         out
     }
 
+    /// Everything the control plane knows of a trâmite (`GET /control/tramites/{idt}`).
+    async fn inspect(&self, idt: Idt) -> Result<Value, StepError> {
+        self.control
+            .get(&format!("tramites/{idt}"))
+            .await
+            .map_err(StepError::Harness)
+    }
+
     async fn situacao(&self, idt: Idt) -> Option<u8> {
         self.control
             .get(&format!("tramites/{idt}"))
@@ -939,6 +947,12 @@ const HINT_NRE: &str = "rest-v3.md §5.1: o NRE é emitido no primeiro trâmite 
 const HINT_0044: &str = "rest-v3.md §3.2 (0044), §6.1 passo 4: um NRE só tem um trâmite em andamento; antes de reenviar, o sistema consulta tramites?NRE= e cancela o trâmite parado em 1, e o trâmite anterior precisa estar concluído (recibo obtido, 6).";
 const HINT_0047: &str = "rest-v3.md §3.2 (0047); model-receipts-soap.md §2.7: um documento já enviado com este NRE deve ser reenviado com os mesmos bytes (o mesmo hash).";
 
+/// A request the platform answered with success. A call that failed (the platform busy, a
+/// component not readable yet) and was made again is a retry, not work done twice.
+fn accepted(entry: &Value) -> bool {
+    entry["status"].as_u64().is_some_and(|s| s < 300)
+}
+
 /// Part requests (`…/partes/{inicio}-{fim}`) among journal entries: how many, and the largest.
 fn part_ranges(entries: &[Value]) -> (usize, u64) {
     entries
@@ -1232,11 +1246,7 @@ impl StepCtx<'_> {
             }
             Step::ReceiptIsValid { tramite } => {
                 let t = get(named, tramite)?.clone();
-                let inspected = h
-                    .control
-                    .get(&format!("tramites/{}", t.idt))
-                    .await
-                    .map_err(StepError::Harness)?;
+                let inspected = h.inspect(t.idt).await?;
                 let recibo = match h.counterpart_client.receipt(t.idt).await {
                     Ok(r) => r,
                     Err(e) => {
@@ -1292,11 +1302,7 @@ impl StepCtx<'_> {
             }
             Step::DownloadedOnlyPending { tramite } => {
                 let t = get(named, tramite)?.clone();
-                let inspected = h
-                    .control
-                    .get(&format!("tramites/{}", t.idt))
-                    .await
-                    .map_err(StepError::Harness)?;
+                let inspected = h.inspect(t.idt).await?;
                 let pending = inspected["tramite"]["hashDosComponentesPendentesDeRecebimento"]
                     .as_array()
                     .map_or(0, Vec::len);
@@ -1305,6 +1311,7 @@ impl StepCtx<'_> {
                     .await?;
                 let starts = downloads
                     .iter()
+                    .filter(|e| accepted(e))
                     .filter(|e| {
                         let path = e["path"].as_str().unwrap_or_default();
                         !path.contains("/partes/")
@@ -1326,16 +1333,22 @@ impl StepCtx<'_> {
                     .iter()
                     .filter(|e| {
                         e["method"] == "POST"
+                            && accepted(e)
                             && !e["path"]
                                 .as_str()
                                 .unwrap_or_default()
                                 .ends_with("recibo-de-envio")
                     })
                     .collect();
-                let recusas = self.sut_requests(Some(t.idt), "/recusa").await?;
+                let recusas: Vec<Value> = self
+                    .sut_requests(Some(t.idt), "/recusa")
+                    .await?
+                    .into_iter()
+                    .filter(accepted)
+                    .collect();
                 if posted.len() + recusas.len() != 1 {
                     return Err(self
-                        .fail(Some(t.idt), "uma única conclusão (um POST recibo ou um POST recusa)", format!("{} POST recibo, {} POST recusa", posted.len(), recusas.len()), "rest-v3.md §2.5: a mesma pendência aparece até o trâmite mudar de situação; tratá-la de novo não pode criar outro processo")
+                        .fail(Some(t.idt), "uma única conclusão aceita (um POST recibo ou um POST recusa)", format!("{} POST recibo, {} POST recusa", posted.len(), recusas.len()), "rest-v3.md §2.5: a mesma pendência aparece até o trâmite mudar de situação; tratá-la de novo não pode criar outro processo")
                         .await);
                 }
                 Ok(())
@@ -1392,11 +1405,7 @@ impl StepCtx<'_> {
                         )
                         .await);
                 };
-                let inspected = h
-                    .control
-                    .get(&format!("tramites/{idt}"))
-                    .await
-                    .map_err(StepError::Harness)?;
+                let inspected = h.inspect(idt).await?;
                 let nre = serde_json::from_value(inspected["tramite"]["NRE"].clone())
                     .map_err(harness_err("NRE"))?;
                 named.insert(
@@ -1456,22 +1465,7 @@ impl StepCtx<'_> {
                 }
             }
             Step::SutRefusesToSend { fixture } => {
-                let sample = h.sample(fixture, None, &[])?;
-                let pasta = if matches!(h.trigger, Trigger::Builtin(_)) {
-                    None
-                } else {
-                    Some(h.materialise(&sample)?)
-                };
-                let request = TriggerRequest {
-                    acao: "enviar",
-                    cenario: self.scenario.id.clone(),
-                    fixture: Some(fixture.clone()),
-                    destino: format!("{}/{}", COUNTERPART_UNIT.0, COUNTERPART_UNIT.1),
-                    nup: sample.envelope.protocolo().unwrap_or_default().to_owned(),
-                    pasta,
-                    anexo_bytes: None,
-                };
-                let _ = h.trigger.fire(&request).await.map_err(StepError::Harness)?;
+                self.sut_send(fixture, None, None).await?;
                 let opened: Vec<Value> = self
                     .sut_requests(None, "tramites/")
                     .await?
@@ -1567,11 +1561,7 @@ impl StepCtx<'_> {
             }
             Step::UploadedInParts { tramite } => {
                 let t = get(named, tramite)?.clone();
-                let inspected = h
-                    .control
-                    .get(&format!("tramites/{}", t.idt))
-                    .await
-                    .map_err(StepError::Harness)?;
+                let inspected = h.inspect(t.idt).await?;
                 let ticket = inspected["ticket"].as_u64().unwrap_or(0);
                 let uploads = self
                     .sut_requests(None, &format!("tickets-de-envio-de-componente/{ticket}/"))
