@@ -84,3 +84,31 @@ impl FromStr for PartRange {
         PartRange::new(digits(a)?, digits(b)?)
     }
 }
+
+// As the path writes it (`0-262144`), so that journals and reports read the same text.
+impl serde::Serialize for PartRange {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PartRange {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod serde_tests {
+    use super::PartRange;
+
+    #[test]
+    fn a_range_travels_as_its_path_text() {
+        let range = PartRange::new(0, 262_144).unwrap();
+        let json = serde_json::to_string(&range).unwrap();
+        assert_eq!(json, "\"0-262144\"");
+        assert_eq!(serde_json::from_str::<PartRange>(&json).unwrap(), range);
+        assert!(serde_json::from_str::<PartRange>("\"9-1\"").is_err());
+    }
+}

@@ -22,12 +22,12 @@ use base64::Engine as _;
 use pen_protocol::api::{EnvioDeDocumento, EnvioDeProcesso};
 use pen_protocol::ids::Idt;
 use pen_protocol::model::EstruturaOrganizacional;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::faults::FaultSpec;
 use crate::http::AppState;
-use crate::journal::{Entry, Event};
+use crate::journal::JournalQuery;
 use crate::platform::Schema;
 use crate::registry::Spe;
 use crate::server::{PeerIdentity, Server};
@@ -212,16 +212,18 @@ async fn reset(State(s): State<Arc<AppState>>) -> Response {
     Json(serde_json::json!({"status": "ok"})).into_response()
 }
 
-#[derive(Debug, Deserialize)]
-struct SpeBody {
-    id: String,
-    nome: String,
-    common_name: String,
-    sha1_fingerprint: String,
-    estruturas: Vec<EstruturaOrganizacional>,
+/// A registered SPE as the control plane lists and registers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpeView {
+    pub id: String,
+    pub nome: String,
+    pub common_name: String,
+    /// SHA-1 of the certificate DER, upper-case hex with colons.
+    pub sha1_fingerprint: String,
+    pub estruturas: Vec<EstruturaOrganizacional>,
 }
 
-async fn register_spe(State(s): State<Arc<AppState>>, Json(body): Json<SpeBody>) -> Response {
+async fn register_spe(State(s): State<Arc<AppState>>, Json(body): Json<SpeView>) -> Response {
     let spe = Spe {
         id: body.id,
         nome: body.nome,
@@ -240,14 +242,15 @@ async fn register_spe(State(s): State<Arc<AppState>>, Json(body): Json<SpeBody>)
 }
 
 async fn list_spes(State(s): State<Arc<AppState>>) -> Response {
-    let spes: Vec<serde_json::Value> = s.platform.registry(|r| {
+    let spes: Vec<SpeView> = s.platform.registry(|r| {
         r.spes()
             .iter()
-            .map(|spe| {
-                serde_json::json!({
-                    "id": spe.id, "nome": spe.nome, "common_name": spe.common_name,
-                    "sha1_fingerprint": spe.sha1_fingerprint, "estruturas": spe.estruturas,
-                })
+            .map(|spe| SpeView {
+                id: spe.id.clone(),
+                nome: spe.nome.clone(),
+                common_name: spe.common_name.clone(),
+                sha1_fingerprint: spe.sha1_fingerprint.clone(),
+                estruturas: spe.estruturas.iter().cloned().collect(),
             })
             .collect()
     });
@@ -292,12 +295,13 @@ async fn clock(State(s): State<Arc<AppState>>) -> Response {
     Json(now_json(&s)).into_response()
 }
 
-#[derive(Debug, Deserialize)]
-struct Advance {
+/// `POST /control/clock/advance`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Advance {
     #[serde(default)]
-    seconds: u64,
+    pub seconds: u64,
     #[serde(default)]
-    days: u64,
+    pub days: u64,
 }
 
 async fn advance(State(s): State<Arc<AppState>>, Json(by): Json<Advance>) -> Response {
@@ -310,47 +314,7 @@ async fn advance(State(s): State<Arc<AppState>>, Json(by): Json<Advance>) -> Res
     Json(now_json(&s)).into_response()
 }
 
-/// Filters shared by the journal query and the wait.
-#[derive(Debug, Default, Deserialize)]
-struct JournalFilter {
-    /// `request`, `state_change` or `handshake_refused`.
-    kind: Option<String>,
-    spe: Option<String>,
-    idt: Option<u64>,
-    /// Situação reached (state changes).
-    to: Option<u8>,
-    /// `codigoErro` (requests).
-    error_code: Option<String>,
-    #[serde(default)]
-    after: u64,
-    limit: Option<usize>,
-    timeout_ms: Option<u64>,
-}
-
-impl JournalFilter {
-    fn matches(&self, entry: &Entry) -> bool {
-        let (kind, spe, idt, to, code) = match &entry.event {
-            Event::Request {
-                spe, error_code, ..
-            } => ("request", spe.as_deref(), None, None, error_code.as_deref()),
-            Event::StateChange { idt, to, spe, .. } => (
-                "state_change",
-                spe.as_deref(),
-                Some(idt.0),
-                Some(to.code()),
-                None,
-            ),
-            Event::HandshakeRefused { .. } => ("handshake_refused", None, None, None, None),
-        };
-        self.kind.as_deref().is_none_or(|k| k == kind)
-            && self.spe.as_deref().is_none_or(|s| Some(s) == spe)
-            && self.idt.is_none_or(|i| Some(i) == idt)
-            && self.to.is_none_or(|t| Some(t) == to)
-            && self.error_code.as_deref().is_none_or(|c| Some(c) == code)
-    }
-}
-
-async fn journal(State(s): State<Arc<AppState>>, Query(f): Query<JournalFilter>) -> Response {
+async fn journal(State(s): State<Arc<AppState>>, Query(f): Query<JournalQuery>) -> Response {
     let page = s
         .platform
         .journal()
@@ -358,7 +322,7 @@ async fn journal(State(s): State<Arc<AppState>>, Query(f): Query<JournalFilter>)
     Json(page).into_response()
 }
 
-async fn wait(State(s): State<Arc<AppState>>, Query(f): Query<JournalFilter>) -> Response {
+async fn wait(State(s): State<Arc<AppState>>, Query(f): Query<JournalQuery>) -> Response {
     let timeout = Duration::from_millis(f.timeout_ms.unwrap_or(30_000)).min(MAX_WAIT);
     match s
         .platform
@@ -377,19 +341,21 @@ async fn wait(State(s): State<Arc<AppState>>, Query(f): Query<JournalFilter>) ->
 /// `POST /control/inject`: open a trâmite as any SPE, past the schema validation when asked, and
 /// upload the components given inline — what the harness uses to send a system under test what
 /// no correct sender would.
-#[derive(Debug, Deserialize)]
-struct Injection {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Injection {
     /// The SPE the trâmite comes from (`org-b`).
     #[serde(rename = "as")]
-    as_spe: String,
+    pub as_spe: String,
     /// Check the schema as the REST call would (default `false`: injection is for what it refuses).
     #[serde(default)]
-    validate: bool,
-    processo: Option<EnvioDeProcesso>,
-    documento: Option<EnvioDeDocumento>,
+    pub validate: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processo: Option<EnvioDeProcesso>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documento: Option<EnvioDeDocumento>,
     /// Component bytes by hash, base64: uploaded at once when requested.
     #[serde(default)]
-    componentes: std::collections::BTreeMap<String, String>,
+    pub componentes: std::collections::BTreeMap<String, String>,
 }
 
 async fn inject(State(s): State<Arc<AppState>>, Json(body): Json<Injection>) -> Response {

@@ -56,7 +56,7 @@ pub struct FaultSpec {
 }
 
 /// An active fault with its id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActiveFault {
     pub id: u64,
     #[serde(flatten)]

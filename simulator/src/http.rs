@@ -40,6 +40,7 @@ use serde::Serialize;
 
 use crate::blobs::{BlobError, BlobStore, Staged};
 use crate::faults::{FaultKind, Faults, Target};
+use crate::journal::{ComponentRef, Operation};
 use crate::platform::{Platform, PlatformError, StructureQuery, TramiteQuery, UnitFilter};
 use crate::registry::Spe;
 use crate::server::PeerIdentity;
@@ -367,6 +368,12 @@ async fn record_request(
         .extensions()
         .get::<ErrorMarker>()
         .map(|m| m.0.code().to_owned());
+    let component = response.extensions().get::<ComponentRef>().cloned();
+    let fault = response
+        .extensions()
+        .get::<AnsweredByFault>()
+        .map(|f| f.0.to_owned());
+    let operation = Operation::classify(&method, &path);
     tracing::debug!(
         spe = spe_id.as_deref().unwrap_or("-"),
         %method,
@@ -381,9 +388,12 @@ async fn record_request(
         common_name: peer.map(|p| p.common_name).unwrap_or_default(),
         method,
         path,
+        operation,
         status,
         duration_micros,
         error_code,
+        component,
+        fault,
     };
     s.platform.journal().record(s.platform.clock().now(), event);
     response
@@ -392,6 +402,11 @@ async fn record_request(
 /// The faults that fired for a request, for handlers that act on them (recibo corruption).
 #[derive(Debug, Clone, Default)]
 struct FiredFaults(Vec<FaultKind>);
+
+/// On a response the platform never produced: the fault that answered instead (the journal
+/// says so, and the harness does not count it as the platform's answer).
+#[derive(Debug, Clone, Copy)]
+struct AnsweredByFault(&'static str);
 
 /// Applies the control plane's faults before the request reaches its route.
 async fn inject_faults(
@@ -422,16 +437,22 @@ async fn inject_faults(
             FaultKind::Error { status } => {
                 let status =
                     StatusCode::from_u16(*status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-                return fault_response(status);
+                return fault_response(status, "error");
             }
-            FaultKind::FeedOutage => return fault_response(StatusCode::SERVICE_UNAVAILABLE),
+            FaultKind::FeedOutage => {
+                return fault_response(StatusCode::SERVICE_UNAVAILABLE, "feed_outage")
+            }
             FaultKind::DropConnection => {
                 let cut = futures_util::stream::once(async {
                     Err::<bytes::Bytes, _>(std::io::Error::other(
                         "falha injetada: conexão interrompida",
                     ))
                 });
-                return Body::from_stream(cut).into_response();
+                let mut response = Body::from_stream(cut).into_response();
+                response
+                    .extensions_mut()
+                    .insert(AnsweredByFault("drop_connection"));
+                return response;
             }
             FaultKind::CorruptReciboDeEnvio | FaultKind::CorruptComponent => {}
         }
@@ -440,10 +461,11 @@ async fn inject_faults(
     next.run(req).await
 }
 
-fn fault_response(status: StatusCode) -> Response {
+fn fault_response(status: StatusCode, fault: &'static str) -> Response {
     let kind = ErrorKind::ServicoIndisponivel;
     let mut response = (status, Json(PlatformError::new(kind, &[]).body())).into_response();
     response.extensions_mut().insert(ErrorMarker(kind));
+    response.extensions_mut().insert(AnsweredByFault(fault));
     response
 }
 
@@ -933,8 +955,24 @@ async fn download_whole(
     Path(idt): Path<String>,
     fired: Option<Extension<FiredFaults>>,
     JsonBody(body): JsonBody<IdentificacaoDeComponente>,
-) -> Result<Response, ApiError> {
-    serve_download(&s, &caller, &idt, body, None, corrupts(fired.as_ref())).await
+) -> Response {
+    let component = component_ref(&body);
+    let answer = serve_download(&s, &caller, &idt, body, None, corrupts(fired.as_ref())).await;
+    with_component(answer, component)
+}
+
+/// The component a download asked for, for the journal.
+fn component_ref(body: &IdentificacaoDeComponente) -> ComponentRef {
+    ComponentRef {
+        hash: body.hash_do_componente_digital.clone(),
+        protocolo: body.protocolo.clone(),
+    }
+}
+
+fn with_component(answer: Result<Response, ApiError>, component: ComponentRef) -> Response {
+    let mut response = answer.into_response();
+    response.extensions_mut().insert(component);
+    response
 }
 
 async fn download_part(
@@ -943,17 +981,23 @@ async fn download_part(
     Path((idt, range)): Path<(String, String)>,
     fired: Option<Extension<FiredFaults>>,
     JsonBody(body): JsonBody<IdentificacaoDeComponente>,
-) -> Result<Response, ApiError> {
-    let range: PartRange = path_number("parte", &range)?;
-    serve_download(
-        &s,
-        &caller,
-        &idt,
-        body,
-        Some(range),
-        corrupts(fired.as_ref()),
-    )
-    .await
+) -> Response {
+    let component = component_ref(&body);
+    let answer = match path_number::<PartRange>("parte", &range) {
+        Ok(range) => {
+            serve_download(
+                &s,
+                &caller,
+                &idt,
+                body,
+                Some(range),
+                corrupts(fired.as_ref()),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    with_component(answer, component)
 }
 
 // ---------------------------------------------------------------------- receipts, cancel, refuse

@@ -1,5 +1,11 @@
-//! What every party did: each request (who, what, answer, time taken, error code), each change
-//! of situação (which trâmite, from, to, caused by whom), each refused TLS handshake.
+//! What every party did: each request (who, which [`Operation`], answer, time taken, error code,
+//! the component it named, the fault that answered it), each change of situação (which trâmite,
+//! from, to, caused by whom), each refused TLS handshake.
+//!
+//! Entries carry the platform's clock (`at`, which a test or the harness may hold still) and the
+//! wall clock (`wall_at`), so that evidence read by a person shows real order and pace. Every
+//! type here serialises and deserialises: the control plane serves them and its typed client
+//! ([`crate::control_client`]) reads them back.
 //!
 //! The journal is bounded: past its capacity the oldest entries are dropped and counted, so a
 //! long load test cannot exhaust memory. Entries are numbered; [`Journal::wait_for`] waits for the
@@ -10,9 +16,10 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use pen_protocol::ids::Idt;
+use pen_protocol::ids::{Idt, Ticket};
+use pen_protocol::ranges::PartRange;
 use pen_protocol::situacao::{Actor, Situacao};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
@@ -20,7 +27,7 @@ use tokio::sync::watch;
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
 /// One thing that happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     /// An HTTP request and its answer.
@@ -31,10 +38,19 @@ pub enum Event {
         common_name: String,
         method: String,
         path: String,
+        /// What the request asked for, read from its method and path.
+        operation: Operation,
         status: u16,
         duration_micros: u64,
         /// `codigoErro` of an error answer.
         error_code: Option<String>,
+        /// The component a download named in its body (hash and protocolo).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        component: Option<ComponentRef>,
+        /// The control-plane fault that answered the request instead of the platform
+        /// (`error`, `feed_outage`, `drop_connection`), or that changed its answer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fault: Option<String>,
     },
     /// A trâmite changed situação.
     StateChange {
@@ -49,8 +65,211 @@ pub enum Event {
     HandshakeRefused { peer: String, reason: String },
 }
 
+/// A component named by a request: `IdentificacaoDeComponente`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentRef {
+    pub hash: String,
+    pub protocolo: String,
+}
+
+/// What a REST request asked the platform to do: the route it matched, with the identifiers in
+/// its path. Read from the method and the path alone, so that the journal can say it of any
+/// request, answered or refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Operation {
+    Healthcheck,
+    /// Structures, repositories, espécies, hipóteses, motivos de urgência.
+    Catalogue,
+    /// `POST tramites/processo`.
+    OpenProcesso,
+    /// `POST tramites/documento`.
+    OpenDocumento,
+    /// `PUT tickets-de-envio-de-componente/{ticket}/protocolos/componentes-a-enviar`.
+    UploadWhole {
+        ticket: Ticket,
+    },
+    /// `PUT …/componentes-a-enviar/partes/{range}`.
+    UploadPart {
+        ticket: Ticket,
+        range: PartRange,
+    },
+    /// `POST …/partes/sinalizacao-termino-envio`.
+    FinishParts {
+        ticket: Ticket,
+    },
+    /// `GET tramites/pendentes`.
+    Pendentes,
+    /// The long-poll host (`/interoperabilidade/pendencias`).
+    LongPoll,
+    /// `GET tramites` (search).
+    Search,
+    /// `GET tramites/{idt}`.
+    Metadados {
+        idt: Idt,
+    },
+    /// `DELETE tramites/{idt}`.
+    Cancel {
+        idt: Idt,
+    },
+    /// `POST tramites/{idt}/protocolos/componentes-digitais`.
+    DownloadWhole {
+        idt: Idt,
+    },
+    /// `POST …/componentes-digitais/partes/{range}`.
+    DownloadPart {
+        idt: Idt,
+        range: PartRange,
+    },
+    /// `GET tramites/{idt}/recibo-de-envio`.
+    ReciboDeEnvio {
+        idt: Idt,
+    },
+    /// `GET tramites/{idt}/recibo`.
+    GetRecibo {
+        idt: Idt,
+    },
+    /// `POST tramites/{idt}/recibo`.
+    PostRecibo {
+        idt: Idt,
+    },
+    /// `POST tramites/{idt}/recusa`.
+    Recusa {
+        idt: Idt,
+    },
+    /// `GET tramites/{idt}/ciencia`.
+    Ciencia {
+        idt: Idt,
+    },
+    /// `POST NREs/{nre}/destinatarios/…/reproducoes-de-tramite`.
+    Reproducao {
+        nre: String,
+    },
+    /// Anything else (an unknown route, a malformed identifier).
+    Other,
+}
+
+impl Operation {
+    /// The operation of a request, from its method and (slash-collapsed) path.
+    #[must_use]
+    pub fn classify(method: &str, path: &str) -> Operation {
+        let long_poll = crate::http::LONG_POLL_PATH;
+        if path == long_poll || path.strip_prefix(long_poll) == Some("/") {
+            return Operation::LongPoll;
+        }
+        let Some(rest) = path.strip_prefix(pen_protocol::BASE_PATH) else {
+            return Operation::Other;
+        };
+        let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+        let idt = |s: &str| s.parse::<Idt>().ok();
+        let ticket = |s: &str| s.parse::<Ticket>().ok();
+        let range = |s: &str| s.parse::<PartRange>().ok();
+        let found = match (method, segments.as_slice()) {
+            ("GET", ["healthcheck"]) => Some(Operation::Healthcheck),
+            (
+                "GET",
+                ["repositorios-de-estruturas", ..] | ["motivosUrgencia" | "especies" | "hipoteses"],
+            ) => Some(Operation::Catalogue),
+            ("POST", ["tramites", "processo"]) => Some(Operation::OpenProcesso),
+            ("POST", ["tramites", "documento"]) => Some(Operation::OpenDocumento),
+            ("GET", ["tramites", "pendentes"]) => Some(Operation::Pendentes),
+            ("GET", ["tramites"]) => Some(Operation::Search),
+            (
+                "PUT",
+                ["tickets-de-envio-de-componente", t, "protocolos", "componentes-a-enviar"],
+            ) => ticket(t).map(|ticket| Operation::UploadWhole { ticket }),
+            (
+                "POST",
+                ["tickets-de-envio-de-componente", t, "protocolos", "componentes-a-enviar", "partes", "sinalizacao-termino-envio"],
+            ) => ticket(t).map(|ticket| Operation::FinishParts { ticket }),
+            (
+                "PUT",
+                ["tickets-de-envio-de-componente", t, "protocolos", "componentes-a-enviar", "partes", r],
+            ) => ticket(t)
+                .zip(range(r))
+                .map(|(ticket, range)| Operation::UploadPart { ticket, range }),
+            ("GET", ["tramites", i]) => idt(i).map(|idt| Operation::Metadados { idt }),
+            ("DELETE", ["tramites", i]) => idt(i).map(|idt| Operation::Cancel { idt }),
+            ("POST", ["tramites", i, "protocolos", "componentes-digitais"]) => {
+                idt(i).map(|idt| Operation::DownloadWhole { idt })
+            }
+            ("POST", ["tramites", i, "protocolos", "componentes-digitais", "partes", r]) => idt(i)
+                .zip(range(r))
+                .map(|(idt, range)| Operation::DownloadPart { idt, range }),
+            ("GET", ["tramites", i, "recibo-de-envio"]) => {
+                idt(i).map(|idt| Operation::ReciboDeEnvio { idt })
+            }
+            ("GET", ["tramites", i, "recibo"]) => idt(i).map(|idt| Operation::GetRecibo { idt }),
+            ("POST", ["tramites", i, "recibo"]) => idt(i).map(|idt| Operation::PostRecibo { idt }),
+            ("POST", ["tramites", i, "recusa"]) => idt(i).map(|idt| Operation::Recusa { idt }),
+            ("GET", ["tramites", i, "ciencia"]) => idt(i).map(|idt| Operation::Ciencia { idt }),
+            ("POST", ["NREs", nre, "destinatarios", _, _, "reproducoes-de-tramite"]) => {
+                Some(Operation::Reproducao {
+                    nre: (*nre).to_owned(),
+                })
+            }
+            _ => None,
+        };
+        found.unwrap_or(Operation::Other)
+    }
+
+    /// The trâmite named in the path.
+    #[must_use]
+    pub fn idt(&self) -> Option<Idt> {
+        match self {
+            Operation::Metadados { idt }
+            | Operation::Cancel { idt }
+            | Operation::DownloadWhole { idt }
+            | Operation::DownloadPart { idt, .. }
+            | Operation::ReciboDeEnvio { idt }
+            | Operation::GetRecibo { idt }
+            | Operation::PostRecibo { idt }
+            | Operation::Recusa { idt }
+            | Operation::Ciencia { idt } => Some(*idt),
+            _ => None,
+        }
+    }
+
+    /// The upload ticket named in the path.
+    #[must_use]
+    pub fn ticket(&self) -> Option<Ticket> {
+        match self {
+            Operation::UploadWhole { ticket }
+            | Operation::UploadPart { ticket, .. }
+            | Operation::FinishParts { ticket } => Some(*ticket),
+            _ => None,
+        }
+    }
+
+    /// The part of a part upload or download.
+    #[must_use]
+    pub fn range(&self) -> Option<PartRange> {
+        match self {
+            Operation::UploadPart { range, .. } | Operation::DownloadPart { range, .. } => {
+                Some(*range)
+            }
+            _ => None,
+        }
+    }
+
+    /// A component download, whole or in part.
+    #[must_use]
+    pub fn is_download(&self) -> bool {
+        matches!(
+            self,
+            Operation::DownloadWhole { .. } | Operation::DownloadPart { .. }
+        )
+    }
+
+    /// Opening a trâmite (process or document).
+    #[must_use]
+    pub fn is_open(&self) -> bool {
+        matches!(self, Operation::OpenProcesso | Operation::OpenDocumento)
+    }
+}
+
 /// [`Actor`] as the journal writes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActorName {
     Sender,
@@ -68,12 +287,78 @@ impl From<Actor> for ActorName {
     }
 }
 
+/// Which entries a journal query or wait asks for (the control plane's query parameters).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalQuery {
+    /// `request`, `state_change` or `handshake_refused`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spe: Option<String>,
+    /// The trâmite of a state change, or the one a request's path names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idt: Option<u64>,
+    /// Situação reached (state changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<u8>,
+    /// `codigoErro` (requests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// Only entries numbered above this.
+    #[serde(default)]
+    pub after: u64,
+    /// At most this many entries (journal; default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// How long a wait may take, in milliseconds (wait; default 30 000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+impl JournalQuery {
+    /// Whether an entry is one the query asks for (`after`, `limit` and `timeout_ms` aside).
+    #[must_use]
+    pub fn matches(&self, entry: &Entry) -> bool {
+        let (kind, spe, idt, to, code) = match &entry.event {
+            Event::Request {
+                spe,
+                error_code,
+                operation,
+                ..
+            } => (
+                "request",
+                spe.as_deref(),
+                operation.idt().map(|i| i.0),
+                None,
+                error_code.as_deref(),
+            ),
+            Event::StateChange { idt, to, spe, .. } => (
+                "state_change",
+                spe.as_deref(),
+                Some(idt.0),
+                Some(to.code()),
+                None,
+            ),
+            Event::HandshakeRefused { .. } => ("handshake_refused", None, None, None, None),
+        };
+        self.kind.as_deref().is_none_or(|k| k == kind)
+            && self.spe.as_deref().is_none_or(|s| Some(s) == spe)
+            && self.idt.is_none_or(|i| Some(i) == idt)
+            && self.to.is_none_or(|t| Some(t) == to)
+            && self.error_code.as_deref().is_none_or(|c| Some(c) == code)
+    }
+}
+
 /// A numbered, timestamped event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub seq: u64,
+    /// The platform's clock (manual in the harness and in tests).
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
+    /// The wall clock when the entry was recorded.
+    #[serde(with = "time::serde::rfc3339")]
+    pub wall_at: OffsetDateTime,
     #[serde(flatten)]
     pub event: Event,
 }
@@ -96,7 +381,7 @@ pub struct Journal {
 }
 
 /// A page of the journal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page {
     pub entries: Vec<Entry>,
     /// Entries dropped so far because the journal was full.
@@ -139,7 +424,12 @@ impl Journal {
                 inner.entries.pop_front();
                 inner.dropped += 1;
             }
-            inner.entries.push_back(Entry { seq, at, event });
+            inner.entries.push_back(Entry {
+                seq,
+                at,
+                wall_at: OffsetDateTime::now_utc(),
+                event,
+            });
             seq
         };
         self.appended.send_replace(seq);
@@ -254,5 +544,131 @@ mod tests {
             .wait_for(2, Duration::from_millis(20), |_| true)
             .await;
         assert!(none.is_none());
+    }
+
+    /// The method and path of an operation, as a client would send it.
+    fn request_of(op: &Operation) -> (&'static str, String) {
+        let b = pen_protocol::BASE_PATH;
+        match op {
+            Operation::Healthcheck => ("GET", format!("{b}healthcheck")),
+            Operation::Catalogue => ("GET", format!("{b}especies")),
+            Operation::OpenProcesso => ("POST", format!("{b}tramites/processo")),
+            Operation::OpenDocumento => ("POST", format!("{b}tramites/documento")),
+            Operation::UploadWhole { ticket } => (
+                "PUT",
+                format!("{b}tickets-de-envio-de-componente/{ticket}/protocolos/componentes-a-enviar"),
+            ),
+            Operation::UploadPart { ticket, range } => (
+                "PUT",
+                format!("{b}tickets-de-envio-de-componente/{ticket}/protocolos/componentes-a-enviar/partes/{range}"),
+            ),
+            Operation::FinishParts { ticket } => (
+                "POST",
+                format!("{b}tickets-de-envio-de-componente/{ticket}/protocolos/componentes-a-enviar/partes/sinalizacao-termino-envio"),
+            ),
+            Operation::Pendentes => ("GET", format!("{b}tramites/pendentes")),
+            Operation::LongPoll => ("GET", "/interoperabilidade/pendencias/".to_owned()),
+            Operation::Search => ("GET", format!("{b}tramites")),
+            Operation::Metadados { idt } => ("GET", format!("{b}tramites/{idt}")),
+            Operation::Cancel { idt } => ("DELETE", format!("{b}tramites/{idt}")),
+            Operation::DownloadWhole { idt } => (
+                "POST",
+                format!("{b}tramites/{idt}/protocolos/componentes-digitais"),
+            ),
+            Operation::DownloadPart { idt, range } => (
+                "POST",
+                format!("{b}tramites/{idt}/protocolos/componentes-digitais/partes/{range}"),
+            ),
+            Operation::ReciboDeEnvio { idt } => ("GET", format!("{b}tramites/{idt}/recibo-de-envio")),
+            Operation::GetRecibo { idt } => ("GET", format!("{b}tramites/{idt}/recibo")),
+            Operation::PostRecibo { idt } => ("POST", format!("{b}tramites/{idt}/recibo")),
+            Operation::Recusa { idt } => ("POST", format!("{b}tramites/{idt}/recusa")),
+            Operation::Ciencia { idt } => ("GET", format!("{b}tramites/{idt}/ciencia")),
+            Operation::Reproducao { nre } => (
+                "POST",
+                format!("{b}NREs/{nre}/destinatarios/1/159098/reproducoes-de-tramite"),
+            ),
+            Operation::Other => ("GET", "/outra/coisa".to_owned()),
+        }
+    }
+
+    fn operation() -> impl proptest::strategy::Strategy<Value = Operation> {
+        use proptest::prelude::*;
+        let idt = (1u64..u64::MAX).prop_map(Idt);
+        let ticket = (1u64..u64::MAX).prop_map(Ticket);
+        let range = (0u64..1 << 40, 0u64..1 << 40)
+            .prop_map(|(a, n)| PartRange::new(a, a + n).expect("fim ≥ início"));
+        prop_oneof![
+            Just(Operation::Healthcheck),
+            Just(Operation::Catalogue),
+            Just(Operation::OpenProcesso),
+            Just(Operation::OpenDocumento),
+            ticket
+                .clone()
+                .prop_map(|ticket| Operation::UploadWhole { ticket }),
+            (ticket.clone(), range.clone())
+                .prop_map(|(ticket, range)| Operation::UploadPart { ticket, range }),
+            ticket.prop_map(|ticket| Operation::FinishParts { ticket }),
+            Just(Operation::Pendentes),
+            Just(Operation::LongPoll),
+            Just(Operation::Search),
+            idt.clone().prop_map(|idt| Operation::Metadados { idt }),
+            idt.clone().prop_map(|idt| Operation::Cancel { idt }),
+            idt.clone().prop_map(|idt| Operation::DownloadWhole { idt }),
+            (idt.clone(), range).prop_map(|(idt, range)| Operation::DownloadPart { idt, range }),
+            idt.clone().prop_map(|idt| Operation::ReciboDeEnvio { idt }),
+            idt.clone().prop_map(|idt| Operation::GetRecibo { idt }),
+            idt.clone().prop_map(|idt| Operation::PostRecibo { idt }),
+            idt.clone().prop_map(|idt| Operation::Recusa { idt }),
+            idt.prop_map(|idt| Operation::Ciencia { idt }),
+            "[0-9]{16}".prop_map(|nre| Operation::Reproducao { nre }),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Every operation is read back from the request a client makes for it, and travels
+        /// through JSON unchanged.
+        #[test]
+        fn operations_are_read_back_from_their_requests(op in operation()) {
+            let (method, path) = request_of(&op);
+            proptest::prop_assert_eq!(&Operation::classify(method, &path), &op);
+            let json = serde_json::to_string(&op).unwrap();
+            proptest::prop_assert_eq!(serde_json::from_str::<Operation>(&json).unwrap(), op);
+        }
+
+        /// Any method and path is classified, never a panic.
+        #[test]
+        fn any_request_is_classified(method in "[A-Z]{1,7}", path in "(/[a-zA-Z0-9%.-]{0,12}){0,8}") {
+            let _ = Operation::classify(&method, &path);
+        }
+    }
+
+    #[test]
+    fn requests_outside_the_routes_are_other() {
+        let b = pen_protocol::BASE_PATH;
+        for (method, path) in [
+            ("GET", format!("{b}tramites/abc")),
+            ("PUT", format!("{b}tramites/1")),
+            (
+                "POST",
+                format!("{b}tramites/1/protocolos/componentes-digitais/partes/9-1"),
+            ),
+            ("GET", "/interoperabilidade/rest/v2/tramites".to_owned()),
+        ] {
+            assert_eq!(
+                Operation::classify(method, &path),
+                Operation::Other,
+                "{method} {path}"
+            );
+        }
+        let json = serde_json::to_value(Operation::DownloadPart {
+            idt: Idt(7),
+            range: PartRange::new(0, 10).unwrap(),
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"op": "download_part", "idt": 7, "range": "0-10"})
+        );
     }
 }

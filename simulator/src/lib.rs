@@ -1,15 +1,22 @@
 //! `pen-simulator`: a local Tramita.gov.br, the platform through which document systems (SEI,
 //! SUPER, SUAP, …) exchange processes over mutual TLS.
 //!
-//! The REST v3 API over mTLS arrives in a later issue. Today the crate owns the test PKI: the
-//! generator behind `pen-simulator certs init` and the loader that turns the committed `certs/`
-//! folder into rustls configurations.
-//!
 //! # Layout
-//! - [`pki`] — the test PKI: generates the CA, the server and platform identities, one identity
-//!   per organisation and the negative identities ([`pki::generate`]); reads them back
-//!   ([`pki::load_manifest`], [`pki::Pki`]) as a rustls `ServerConfig` that requires a client
-//!   certificate issued by the CA, and as client identities.
+//! - [`runtime`] — [`runtime::Simulator`]: binds the REST listener (and the control plane),
+//!   runs until told to stop; what `serve`, the harness and the tests start.
+//! - [`server`] — the TLS edge: accept loop, mutual-TLS handshake, HTTP/1.1 or h2 by ALPN,
+//!   the verified certificate on every request.
+//! - [`http`] — the REST v3 routes and the one place where platform errors become HTTP.
+//! - [`platform`] — the platform's rules over the store: opening, uploads, feed, reads,
+//!   receipts, refusal, cancellation, the automatic cancellation timer.
+//! - [`blobs`] — component bytes, content-addressed, staged while they stream.
+//! - [`registry`] — registered SPEs, structures and the reference tables.
+//! - [`journal`] — what every party did ([`journal::Operation`] of each request, situação
+//!   changes, refused handshakes), bounded.
+//! - [`faults`], [`clock`], [`config`] — failures on demand, controllable time, knobs.
+//! - [`control`] — the control plane (reset, faults, clock, journal, injection) and
+//!   [`control_client`], its typed client.
+//! - [`pki`] — the test PKI: generation (`certs init`) and loading into rustls configurations.
 //!
 //! The `pen-simulator` command line (clap definitions, `anyhow` for reporting) belongs to the
 //! binary target (`src/main.rs`, `src/cli.rs`) and only calls into this library.
@@ -18,6 +25,7 @@ pub mod blobs;
 pub mod clock;
 pub mod config;
 pub mod control;
+pub mod control_client;
 pub mod faults;
 pub mod http;
 pub mod journal;

@@ -147,7 +147,7 @@ pub struct StructureQuery {
 }
 
 /// The control plane's view of a trâmite: the wire view plus what only the platform knows.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Inspection {
     pub tramite: Tramite,
     pub sender: String,
