@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 
-use pen_client::agent::{AgentConfig, Defect, Event, Policy, RunningAgent};
+use pen_client::agent::trigger::SendBody;
+use pen_client::agent::{AgentConfig, Defect, Event, Policy, Quirk, ReturnRequest, RunningAgent};
 use pen_client::flows::{self, FileSink, MemorySource, TransferOptions};
 use pen_client::follow::{FeedMode, FollowOptions};
 use pen_client::samples::{self, Envelope, Sample, SampleSource};
@@ -138,6 +139,62 @@ enum Command {
     /// acknowledge refusals, and send or return processes when its trigger asks (see
     /// docs/agent.md). Prints the trigger URL, then one line per thing it does; Ctrl-C stops it.
     Agent(AgentArgs),
+    /// Ask a running agent, through its trigger, to send or return a process (what a harness's
+    /// command trigger runs). Exit status 0 done (the report is printed), 1 the agent declined or
+    /// the platform refused (the reason on stderr), 2 the trigger is unreachable or answered
+    /// something else.
+    Trigger(TriggerArgs),
+}
+
+#[derive(Debug, Args)]
+struct TriggerArgs {
+    /// The agent's trigger: `HOST:PORT` (its `--trigger-addr`) or its URL.
+    #[arg(long, default_value = "127.0.0.1:8751")]
+    addr: String,
+    #[command(subcommand)]
+    action: TriggerAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum TriggerAction {
+    /// Send a case folder or a sample (`POST /send`).
+    Send {
+        /// Folder with `processo.json` or `documento.json` and every component's file.
+        #[arg(long, conflicts_with = "fixture", required_unless_present = "fixture")]
+        pasta: Option<PathBuf>,
+        /// A sample of the fixtures by name.
+        #[arg(long)]
+        fixture: Option<String>,
+        /// Receiving unit, `REPOSITORIO/ESTRUTURA`.
+        #[arg(long)]
+        destino: String,
+        /// Send under this protocolo (NUP).
+        #[arg(long)]
+        nup: Option<String>,
+        /// With `--fixture`, adds a signed PDF of this many bytes; with `--pasta`, the size of
+        /// the anexo already in the folder (informative).
+        #[arg(long)]
+        anexo_bytes: Option<u64>,
+    },
+    /// Return a process the agent holds (`POST /return`).
+    Return {
+        #[arg(long)]
+        nup: String,
+        /// Where to (default: whoever last sent it to the agent).
+        #[arg(long)]
+        destino: Option<String>,
+        /// Adds a signed despacho with this text first.
+        #[arg(long)]
+        despacho: Option<String>,
+    },
+}
+
+/// A command's end with a given exit status and its message on stderr.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct Exit {
+    pub(crate) code: u8,
+    pub(crate) message: String,
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +243,9 @@ struct AgentArgs {
     /// Be wrong on purpose (repeatable); `--defect help` lists the defects.
     #[arg(long = "defect", value_name = "NOME")]
     defects: Vec<String>,
+    /// Be right in another way than the reference (repeatable); `--quirk help` lists them.
+    #[arg(long = "quirk", value_name = "NOME")]
+    quirks: Vec<String>,
     /// Where the agent keeps what it received and sent (default: a temporary folder removed at
     /// exit).
     #[arg(long)]
@@ -330,9 +390,21 @@ impl Cli {
                 print!("{}", Defect::help());
                 return Ok(());
             }
+            if args.quirks.iter().any(|q| q == "help") {
+                print!("{}", Quirk::help());
+                return Ok(());
+            }
             for name in &args.defects {
                 name.parse::<Defect>()?;
             }
+            for name in &args.quirks {
+                name.parse::<Quirk>()?;
+            }
+        }
+        // The trigger is an agent's, not the platform's: no identity is needed (a harness runs
+        // this from its own folder, where no PKI lies).
+        if let Command::Trigger(args) = self.command {
+            return trigger(self.json, args).await;
         }
         let (client, units) = self.connection.client()?;
         let json = self.json;
@@ -382,6 +454,7 @@ impl Cli {
                 };
                 show(json, &client.tramites(&filter).await?)
             }
+            Command::Trigger(args) => trigger(json, args).await,
             Command::Send(args) => send(&client, &units, json, args).await,
             Command::Agent(args) => agent(client, &units, json, args).await,
             Command::Receive { idt, out, block } => {
@@ -596,6 +669,9 @@ fn describe(event: &Event) -> String {
         Event::RefusalIgnored { idt } => {
             format!("ignorada   recusa do IDT {idt} (defeito ignore-refusal)")
         }
+        Event::Withheld { idt, step, defect } => {
+            format!("omitido    IDT {idt}: {step} (defeito {defect})")
+        }
         Event::Failed {
             idt,
             during,
@@ -624,6 +700,11 @@ async fn agent(
         .iter()
         .map(|d| d.parse::<Defect>())
         .collect::<Result<BTreeSet<_>, _>>()?;
+    let quirks = args
+        .quirks
+        .iter()
+        .map(|q| q.parse::<Quirk>())
+        .collect::<Result<BTreeSet<_>, _>>()?;
     let policy = match &args.policy {
         Some(path) => Policy::from_toml(
             &std::fs::read_to_string(path).with_context(|| format!("lendo {}", path.display()))?,
@@ -642,6 +723,7 @@ async fn agent(
         unit: own_unit(args.unidade.as_deref(), units)?,
         policy,
         defects,
+        quirks,
         state_dir,
         follow: FollowOptions {
             mode: match args.poll {
@@ -682,4 +764,84 @@ async fn agent(
     }
     running.stop().await;
     Ok(())
+}
+
+/// `pen-client trigger`: one request to a running agent's trigger, its answer as exit status.
+async fn trigger(json: bool, args: TriggerArgs) -> anyhow::Result<()> {
+    let base = if args.addr.starts_with("http://") || args.addr.starts_with("https://") {
+        args.addr.trim_end_matches('/').to_owned()
+    } else {
+        format!("http://{}", args.addr)
+    };
+    let (path, body) = match args.action {
+        TriggerAction::Send {
+            pasta,
+            fixture,
+            destino,
+            nup,
+            anexo_bytes,
+        } => {
+            // The agent runs elsewhere: a folder relative to here means nothing to it. Whether
+            // the folder is usable is the agent's to say (400, naming it).
+            let pasta = pasta.map(|p| std::path::absolute(&p).unwrap_or(p));
+            let body = SendBody {
+                fixture,
+                pasta,
+                destino,
+                nup,
+                anexo_bytes,
+            };
+            ("send", serde_json::to_value(body)?)
+        }
+        TriggerAction::Return {
+            nup,
+            destino,
+            despacho,
+        } => (
+            "return",
+            serde_json::to_value(ReturnRequest {
+                nup,
+                destino,
+                despacho,
+            })?,
+        ),
+    };
+    let url = format!("{base}/{path}");
+    let unreachable = |detail: String| Exit {
+        code: 2,
+        message: format!("gatilho do agente inacessível em {url}: {detail}"),
+    };
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| unreachable(pen_client::error::chain(&e)))?;
+    let response = http
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| unreachable(pen_client::error::chain(&e)))?;
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| unreachable(pen_client::error::chain(&e)))?;
+    let answer: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+    let erro = answer
+        .as_ref()
+        .and_then(|v| v["erro"].as_str())
+        .map(str::to_owned);
+    match (status.as_u16(), answer, erro) {
+        (200..=299, Some(report), _) => show(json, &report),
+        (400..=499 | 502, _, Some(erro)) => Err(Exit {
+            code: 1,
+            message: erro,
+        }
+        .into()),
+        (code, _, _) => Err(Exit {
+            code: 2,
+            message: format!("o gatilho {url} respondeu {code}: {}", text.trim()),
+        }
+        .into()),
+    }
 }

@@ -294,9 +294,32 @@ impl SenderRules {
     }
 }
 
+/// How failed upload requests are tried again before a send is given up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UploadRetry {
+    /// The SEI module's way: failed parts are sent once more after the others; a failed whole
+    /// upload or end-of-parts signal gives the send up.
+    #[default]
+    FailedPartsAfterwards,
+    /// Every failed request (whole, part, end-of-parts) is sent once more at once.
+    EachRequestAtOnce,
+}
+
+/// Runs an upload request; with `again`, a failure is tried once more at once.
+async fn once_more<F, Fut>(again: bool, request: F) -> Result<(), Error>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), Error>>,
+{
+    match request().await {
+        Err(_) if again => request().await,
+        done => done,
+    }
+}
+
 /// Uploads what the platform requested under one ticket, each hash once: whole below
-/// `options.whole_below`, otherwise in parts (failed parts retried once, as the SEI module does)
-/// closed by the end-of-parts signal.
+/// `options.whole_below`, otherwise in parts closed by the end-of-parts signal; failures are
+/// tried again as `retry` says.
 async fn upload_requested(
     client: &Client,
     ticket: Ticket,
@@ -304,46 +327,54 @@ async fn upload_requested(
     sizes: &HashMap<String, u64>,
     source: &dyn ComponentSource,
     options: TransferOptions,
+    retry: UploadRetry,
 ) -> Result<Vec<String>, Error> {
+    let at_once = retry == UploadRetry::EachRequestAtOnce;
     let mut uploaded: Vec<String> = Vec::new();
     for item in requested {
+        let protocolo = item.protocolo.as_str();
         for hash in &item.hashes {
             if uploaded.contains(hash) {
                 continue;
             }
+            let hash = hash.as_str();
             let size = sizes.get(hash).copied().unwrap_or_default();
-            if size < options.whole_below {
-                let bytes = source.read(
-                    hash,
-                    PartRange {
-                        inicio: 0,
-                        fim: size,
-                    },
-                )?;
+            // Bytes are read again for a second try rather than kept: a part may be 50 MiB.
+            let put_part = |part: PartRange| async move {
+                let bytes = source.read(hash, part)?;
                 client
-                    .upload_component(ticket, hash, &item.protocolo, bytes)
-                    .await?;
+                    .upload_part(ticket, part, hash, protocolo, bytes)
+                    .await
+            };
+            if size < options.whole_below {
+                once_more(at_once, || async {
+                    let bytes = source.read(
+                        hash,
+                        PartRange {
+                            inicio: 0,
+                            fim: size,
+                        },
+                    )?;
+                    client
+                        .upload_component(ticket, hash, protocolo, bytes)
+                        .await
+                })
+                .await?;
             } else {
                 let mut failed = Vec::new();
                 for part in PartRange::split(size, options.block) {
-                    let bytes = source.read(hash, part)?;
-                    if client
-                        .upload_part(ticket, part, hash, &item.protocolo, bytes)
-                        .await
-                        .is_err()
-                    {
-                        failed.push(part);
+                    match once_more(at_once, || put_part(part)).await {
+                        Ok(()) => {}
+                        Err(e) if at_once => return Err(e),
+                        Err(_) => failed.push(part),
                     }
                 }
                 for part in failed {
-                    let bytes = source.read(hash, part)?;
-                    client
-                        .upload_part(ticket, part, hash, &item.protocolo, bytes)
-                        .await?;
+                    put_part(part).await?;
                 }
-                client.finish_parts(ticket, hash, &item.protocolo).await?;
+                once_more(at_once, || client.finish_parts(ticket, hash, protocolo)).await?;
             }
-            uploaded.push(hash.clone());
+            uploaded.push(hash.to_owned());
         }
     }
     Ok(uploaded)
@@ -361,6 +392,20 @@ pub async fn send_process(
     source: &dyn ComponentSource,
     options: TransferOptions,
 ) -> Result<Sent, Error> {
+    send_process_with(client, envio, source, options, UploadRetry::default()).await
+}
+
+/// [`send_process`], with failed uploads tried again as `retry` says.
+///
+/// # Errors
+/// As [`send_process`].
+pub async fn send_process_with(
+    client: &Client,
+    envio: &EnvioDeProcesso,
+    source: &dyn ComponentSource,
+    options: TransferOptions,
+    retry: UploadRetry,
+) -> Result<Sent, Error> {
     let sizes = declared_sizes(envio.processo.components().into_iter().map(|(_, _, c)| c));
     let created = client.open_process(envio).await?;
     let uploaded = match upload_requested(
@@ -370,6 +415,7 @@ pub async fn send_process(
         &sizes,
         source,
         options,
+        retry,
     )
     .await
     {
@@ -401,6 +447,20 @@ pub async fn send_document(
     source: &dyn ComponentSource,
     options: TransferOptions,
 ) -> Result<SentDocument, Error> {
+    send_document_with(client, envio, source, options, UploadRetry::default()).await
+}
+
+/// [`send_document`], with failed uploads tried again as `retry` says.
+///
+/// # Errors
+/// As [`send_process`].
+pub async fn send_document_with(
+    client: &Client,
+    envio: &EnvioDeDocumento,
+    source: &dyn ComponentSource,
+    options: TransferOptions,
+    retry: UploadRetry,
+) -> Result<SentDocument, Error> {
     let sizes = declared_sizes(envio.documento.componentes_digitais.iter());
     let created = client.open_document(envio).await?;
     let requested = [ComponentesSolicitados {
@@ -424,6 +484,7 @@ pub async fn send_document(
         &sizes,
         source,
         options,
+        retry,
     )
     .await
     {

@@ -2,6 +2,7 @@
 
 use std::process::Command;
 
+use pen_client::agent::{Defect, Quirk};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -28,6 +29,7 @@ fn help_documents_every_command() {
         "ciencia",
         "cancelar",
         "agent",
+        "trigger",
     ] {
         assert!(
             help.contains(command),
@@ -109,24 +111,95 @@ async fn a_platform_error_is_printed_and_fails() {
     );
 }
 
+/// The names a harness uses: a contract, pinned here as text.
+const DEFECTS: [&str; 16] = [
+    "forget-nre",
+    "skip-hash-check",
+    "accept-oversize",
+    "bad-receipt-signature",
+    "receipt-wrong-hashes",
+    "ignore-refusal",
+    "send-unsigned",
+    "send-without-interessado",
+    "no-parts-for-large",
+    "download-before-refusing",
+    "receipt-old-date",
+    "posts-receipt-twice",
+    "cancels-its-sends",
+    "never-refuses",
+    "never-posts-recibo",
+    "never-fetches-recibo",
+];
+
+const QUIRKS: [&str; 2] = ["receipt-dated-now", "retry-uploads"];
+
 #[test]
-fn defect_help_lists_the_nine_mutants() {
+fn defect_names_are_the_contract_and_round_trip() {
+    let all: Vec<&str> = Defect::ALL.iter().map(|d| d.name()).collect();
+    assert_eq!(all, DEFECTS);
+    for name in DEFECTS {
+        let defect: Defect = name.parse().unwrap();
+        assert_eq!(defect.to_string(), name);
+        assert_eq!(serde_json::to_value(defect).unwrap(), name);
+        assert_eq!(
+            serde_json::from_value::<Defect>(serde_json::json!(name)).unwrap(),
+            defect
+        );
+    }
+}
+
+#[test]
+fn quirk_names_are_the_contract_and_round_trip() {
+    let all: Vec<&str> = Quirk::ALL.iter().map(|q| q.name()).collect();
+    assert_eq!(all, QUIRKS);
+    for name in QUIRKS {
+        let quirk: Quirk = name.parse().unwrap();
+        assert_eq!(quirk.to_string(), name);
+        assert_eq!(serde_json::to_value(quirk).unwrap(), name);
+        assert_eq!(
+            serde_json::from_value::<Quirk>(serde_json::json!(name)).unwrap(),
+            quirk
+        );
+    }
+    assert!("quirk-that-is-not".parse::<Quirk>().is_err());
+}
+
+#[test]
+fn defect_help_lists_every_mutant() {
     let output = bin().args(["agent", "--defect", "help"]).output().unwrap();
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
-    for name in [
-        "forget-nre",
-        "skip-hash-check",
-        "accept-oversize",
-        "bad-receipt-signature",
-        "receipt-wrong-hashes",
-        "ignore-refusal",
-        "send-unsigned",
-        "send-without-interessado",
-        "no-parts-for-large",
-    ] {
-        assert!(text.contains(name), "{name} missing:\n{text}");
+    for defect in Defect::ALL {
+        assert!(text.contains(defect.name()), "{defect} missing:\n{text}");
+        assert!(text.contains(defect.description()), "{defect}:\n{text}");
     }
+}
+
+#[test]
+fn quirk_help_lists_every_quirk() {
+    let output = bin().args(["agent", "--quirk", "help"]).output().unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("--quirk NOME"), "{text}");
+    for quirk in Quirk::ALL {
+        assert!(text.contains(quirk.name()), "{quirk} missing:\n{text}");
+        assert!(text.contains(quirk.description()), "{quirk}:\n{text}");
+    }
+}
+
+#[test]
+fn an_unknown_quirk_is_refused_before_connecting() {
+    let output = bin()
+        .args(["--url", "https://127.0.0.1:1/interoperabilidade/rest/v3/"])
+        .args(["agent", "--quirk", "retry-forever"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let text = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        text.contains("particularidade desconhecida: retry-forever"),
+        "{text}"
+    );
 }
 
 #[test]

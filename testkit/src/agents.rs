@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use pen_client::agent::{AgentConfig, Defect, Policy, RunningAgent};
+use pen_client::agent::{AgentConfig, Defect, Policy, Quirk, RunningAgent};
 use pen_client::flows::{self, TransferOptions};
 use pen_client::follow::{FeedMode, FollowOptions};
 use pen_client::samples::{Envelope, Sample};
@@ -69,6 +69,21 @@ pub async fn spawn_agent(
     policy: Policy,
     defects: &[Defect],
 ) -> TestAgent {
+    spawn_agent_with(sim, org, unit, policy, defects, &[]).await
+}
+
+/// [`spawn_agent`] with quirks as well.
+///
+/// # Panics
+/// As [`spawn_agent`].
+pub async fn spawn_agent_with(
+    sim: &TestSimulator,
+    org: &str,
+    unit: (u64, &str),
+    policy: Policy,
+    defects: &[Defect],
+    quirks: &[Quirk],
+) -> TestAgent {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let unit = EstruturaOrganizacional::new(unit.0, unit.1);
     let config = AgentConfig {
@@ -76,6 +91,7 @@ pub async fn spawn_agent(
         unit: unit.clone(),
         policy,
         defects: defects.iter().copied().collect::<BTreeSet<_>>(),
+        quirks: quirks.iter().copied().collect::<BTreeSet<_>>(),
         state_dir: dir.path().to_path_buf(),
         follow: FollowOptions {
             mode: FeedMode::LongPoll { seconds: 10 },

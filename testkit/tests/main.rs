@@ -19,5 +19,8 @@ mod mutants;
 mod policies;
 mod profiles;
 mod queries;
+mod quirks;
 mod reproduction;
 mod samples;
+mod trigger;
+mod wire;

@@ -1,4 +1,4 @@
-//! The agent's nine deliberate defects, each seen from the simulator: every test runs one
+//! The agent's deliberate defects, each seen from the simulator: every test runs one
 //! scenario twice, once with a correct agent and once with the mutant (same organisation, a
 //! fresh simulator each time), and asserts what differs on the wire — the requests the journal
 //! recorded, what the parties read through `GET tramites?IDT=`, and the control plane's view of
@@ -12,11 +12,13 @@ use pen_protocol::ids::Idt;
 use pen_protocol::refusals::{Refusal, RefusalKind};
 use pen_protocol::situacao::Situacao;
 use pen_protocol::tables::MotivoRecusa;
+use pen_simulator::journal::Operation;
 use pen_testkit::agents::{inject, send_raw, spawn_agent, trigger, TestAgent, TEST_BLOCK};
 use pen_testkit::sim::{spawn_simulator, TestSimulator};
 use serde_json::Value;
 
 use crate::common::{tramite, ORG_A, ORG_B};
+use crate::wire::{calls, downloads, only, opens, reached, recibos_posted, recusas, uploads, Call};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -24,68 +26,6 @@ const WAIT: Duration = Duration::from_secs(30);
 const TO_B: &str = "1/159098";
 
 // ---------------------------------------------------------------------- helpers
-
-/// One request as the simulator journaled it, `path` relative to the REST v3 base.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Call {
-    method: String,
-    path: String,
-    status: u16,
-    error_code: Option<String>,
-}
-
-/// Every request `spe` made so far, in order.
-async fn calls(sim: &TestSimulator, spe: &str) -> Vec<Call> {
-    let page: Value = sim
-        .control()
-        .get(&format!("journal?kind=request&spe={spe}&limit=100000"))
-        .await
-        .json();
-    page["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            let path = e["path"].as_str().unwrap();
-            Call {
-                method: e["method"].as_str().unwrap().to_owned(),
-                path: path
-                    .strip_prefix(pen_protocol::BASE_PATH)
-                    .unwrap_or(path)
-                    .to_owned(),
-                status: u16::try_from(e["status"].as_u64().unwrap()).unwrap(),
-                error_code: e["error_code"].as_str().map(str::to_owned),
-            }
-        })
-        .collect()
-}
-
-/// The calls with this method whose path passes `path`.
-fn only(calls: &[Call], method: &str, path: impl Fn(&str) -> bool) -> Vec<Call> {
-    calls
-        .iter()
-        .filter(|c| c.method == method && path(&c.path))
-        .cloned()
-        .collect()
-}
-
-fn opens(calls: &[Call]) -> Vec<Call> {
-    only(calls, "POST", |p| p == "tramites/processo")
-}
-
-fn downloads(calls: &[Call]) -> Vec<Call> {
-    only(calls, "POST", |p| {
-        p.contains("/protocolos/componentes-digitais")
-    })
-}
-
-fn recibos_posted(calls: &[Call], idt: Idt) -> Vec<Call> {
-    only(calls, "POST", |p| p == format!("tramites/{idt}/recibo"))
-}
-
-fn recusas(calls: &[Call], idt: Idt) -> Vec<Call> {
-    only(calls, "POST", |p| p == format!("tramites/{idt}/recusa"))
-}
 
 /// The control plane's view of a trâmite (requested/received/downloaded, stored metadata).
 async fn inspect(sim: &TestSimulator, idt: Idt) -> Value {
@@ -109,10 +49,10 @@ async fn event(agent: &TestAgent, what: &str, want: impl Fn(&Event) -> bool) -> 
     })
 }
 
-/// How the agent took a trâmite: received or refused.
+/// How the agent took a trâmite: received, refused, or a step withheld by a defect.
 async fn received(agent: &TestAgent, idt: Idt) -> Event {
     event(agent, &format!("a decision on trâmite {idt}"), |e| {
-        matches!(e, Event::Received { idt: i, .. } | Event::Refused { idt: i, .. } if *i == idt)
+        matches!(e, Event::Received { idt: i, .. } | Event::Refused { idt: i, .. } | Event::Withheld { idt: i, .. } if *i == idt)
     })
     .await
 }
@@ -192,7 +132,7 @@ async fn sent_and_returned(defects: &[Defect]) -> Returned {
     })
     .await;
     let journal = calls(&sim, "org-b").await;
-    let uploads_by_b = only(&journal, "PUT", |p| p.contains("componentes-a-enviar"));
+    let uploads_by_b = uploads(&journal);
     let requested = strings(&inspect(&sim, idt).await["requested"]);
     let seen = tramite(&sim.org("org-b"), idt).await;
     a.running.stop().await;
@@ -237,7 +177,7 @@ async fn forget_nre_returns_under_a_new_nre_and_the_origin_refuses_it() {
     assert!(mutant
         .uploads_by_b
         .iter()
-        .all(|c| c.status == 200 && !c.path.contains("/partes/")));
+        .all(|c| c.status == 200 && matches!(c.operation, Operation::UploadWhole { .. })));
     assert!(matches!(mutant.taken, Event::Refused { .. }), "{mutant:?}");
     assert_eq!(mutant.seen.situacao_atual, Situacao::CienciaRecusa);
     assert_eq!(mutant.seen.motivo_da_recusa, Some(MotivoRecusa::Outro));
@@ -530,11 +470,7 @@ async fn refused_send(defects: &[Defect]) -> RefusedSend {
 async fn ignore_refusal_never_acknowledges_and_the_trâmite_stays_at_8() {
     let correct = refused_send(&[]).await;
     let mutant = refused_send(&[Defect::IgnoreRefusal]).await;
-    let ciencia = |run: &RefusedSend| {
-        only(&run.a, "GET", |p| {
-            p == format!("tramites/{}/ciencia", run.idt)
-        })
-    };
+    let ciencia = |run: &RefusedSend| only(&run.a, |o| *o == Operation::Ciencia { idt: run.idt });
 
     let acknowledged = ciencia(&correct);
     assert_eq!(acknowledged.len(), 1, "{correct:?}");
@@ -559,6 +495,8 @@ struct TriggeredSend {
     status: u16,
     body: Value,
     a: Vec<Call>,
+    /// Where the trâmite reached situação 2 in the journal.
+    reached_2: Option<u64>,
     /// The control plane's view of what was opened, if anything was.
     inspected: Option<Value>,
 }
@@ -570,14 +508,22 @@ async fn triggered_send(fixture: &str, defects: &[Defect]) -> TriggeredSend {
     let reply = trigger(&a, "send", &send_request(fixture)).await;
     let status = reply.status().as_u16();
     let body: Value = reply.json().await.unwrap();
-    let inspected = match body["IDT"].as_array() {
-        Some(idts) if status == 200 => Some(inspect(&sim, Idt(idts[0].as_u64().unwrap())).await),
+    let idt = match body["IDT"].as_array() {
+        Some(idts) if status == 200 => Some(Idt(idts[0].as_u64().unwrap())),
         _ => None,
+    };
+    let (inspected, reached_2) = match idt {
+        Some(idt) => (
+            Some(inspect(&sim, idt).await),
+            reached(&sim, idt, Situacao::ComponentesEnviadosRemetente).await,
+        ),
+        None => (None, None),
     };
     let out = TriggeredSend {
         status,
         body,
         a: calls(&sim, "org-a").await,
+        reached_2,
         inspected,
     };
     a.running.stop().await;
@@ -595,7 +541,7 @@ async fn send_unsigned_puts_an_unsigned_generated_document_on_the_wire() {
         "Não é possível tramitar um processos com documentos gerados e não assinados"
     );
     assert!(opens(&correct.a).is_empty(), "{correct:?}");
-    assert!(only(&correct.a, "PUT", |_| true).is_empty());
+    assert!(uploads(&correct.a).is_empty());
 
     assert_eq!(mutant.status, 200, "{mutant:?}");
     let opened = opens(&mutant.a);
@@ -647,7 +593,7 @@ async fn send_without_interessado_reaches_the_platform_which_rejects_it() {
         [(400, Some("9010"))],
         "{mutant:?}"
     );
-    assert!(only(&mutant.a, "PUT", |_| true).is_empty());
+    assert!(uploads(&mutant.a).is_empty());
     assert_eq!(mutant.status, 502);
     let erro = mutant.body["erro"].as_str().unwrap();
     assert!(
@@ -687,17 +633,9 @@ async fn large_send(defects: &[Defect]) -> LargeSend {
 async fn no_parts_for_large_uploads_a_large_component_whole() {
     let correct = large_send(&[]).await;
     let mutant = large_send(&[Defect::NoPartsForLarge]).await;
-    let parts = |run: &LargeSend| {
-        only(&run.a, "PUT", |p| {
-            p.contains("/componentes-a-enviar/partes/")
-        })
-    };
-    let whole = |run: &LargeSend| only(&run.a, "PUT", |p| p.ends_with("/componentes-a-enviar"));
-    let signals = |run: &LargeSend| {
-        only(&run.a, "POST", |p| {
-            p.ends_with("/partes/sinalizacao-termino-envio")
-        })
-    };
+    let parts = |run: &LargeSend| only(&run.a, |o| matches!(o, Operation::UploadPart { .. }));
+    let whole = |run: &LargeSend| only(&run.a, |o| matches!(o, Operation::UploadWhole { .. }));
+    let signals = |run: &LargeSend| only(&run.a, |o| matches!(o, Operation::FinishParts { .. }));
 
     // Correct: the attachment in 64 KiB parts and the end-of-parts signal; the despacho (below
     // the block) whole.
@@ -723,4 +661,268 @@ async fn no_parts_for_large_uploads_a_large_component_whole() {
             strings(&run.inspected["requested"]).len()
         );
     }
+}
+
+// ---------------------------------------------------------------------- download-before-refusing
+
+#[tokio::test]
+async fn download_before_refusing_downloads_everything_then_refuses_the_same_way() {
+    let correct = oversize_towards_b(&[]).await;
+    let mutant = oversize_towards_b(&[Defect::DownloadBeforeRefusing]).await;
+
+    // Correct: not one download before (or after) the recusa.
+    assert!(downloads(&correct.b).is_empty(), "{:?}", correct.b);
+
+    // Mutant: every component, in parts, all answered, and all of it before the recusa.
+    let got = downloads(&mutant.b);
+    assert_eq!(
+        got.len() as u64,
+        1 + 1_500_000u64.div_ceil(TEST_BLOCK),
+        "{got:?}"
+    );
+    assert!(got.iter().all(|c| c.status == 200));
+    assert_eq!(strings(&mutant.inspected["downloaded"]).len(), 2);
+    let recusa = recusas(&mutant.b, mutant.idt);
+    assert_eq!(recusa.len(), 1, "{:?}", mutant.b);
+    assert!(got.iter().all(|c| c.seq < recusa[0].seq), "{:?}", mutant.b);
+    assert!(recibos_posted(&mutant.b, mutant.idt).is_empty());
+
+    // The refusal itself is the same: motivo 99 and the size text.
+    for run in [&correct, &mutant] {
+        assert_eq!(run.seen.situacao_atual, Situacao::Recusado);
+        assert_eq!(run.seen.motivo_da_recusa, Some(MotivoRecusa::Outro));
+        assert_eq!(
+            run.seen.justificativa_da_recusa.as_deref(),
+            Some(
+                Refusal::TamanhoMaximoGeral { mb: 1 }
+                    .justificativa()
+                    .as_str()
+            )
+        );
+    }
+}
+
+// ---------------------------------------------------------------------- never-refuses
+
+#[tokio::test]
+async fn never_refuses_concludes_what_the_policy_refuses() {
+    let correct = oversize_towards_b(&[]).await;
+    let mutant = oversize_towards_b(&[Defect::NeverRefuses]).await;
+
+    assert_eq!(recusas(&correct.b, correct.idt).len(), 1);
+    assert_eq!(correct.seen.situacao_atual, Situacao::Recusado);
+
+    // Mutant: no recusa at all; everything downloaded and a recibo accepted (5).
+    assert!(
+        only(&mutant.b, |o| matches!(o, Operation::Recusa { .. })).is_empty(),
+        "{:?}",
+        mutant.b
+    );
+    assert_eq!(strings(&mutant.inspected["downloaded"]).len(), 2);
+    let posted = recibos_posted(&mutant.b, mutant.idt);
+    assert_eq!(posted.len(), 1);
+    assert_eq!(posted[0].status, 200);
+    assert_eq!(
+        mutant.seen.situacao_atual,
+        Situacao::ReciboEnviadoDestinatario
+    );
+    assert_eq!(mutant.seen.motivo_da_recusa, None);
+    assert!(matches!(mutant.taken, Event::Received { .. }));
+}
+
+// ---------------------------------------------------------------------- receipt-old-date
+
+#[tokio::test]
+async fn receipt_old_date_signs_a_recibo_dated_2001_and_the_platform_takes_it() {
+    let correct = receipt_of("processo-simples", &[]).await;
+    let mutant = receipt_of("processo-simples", &[Defect::ReceiptOldDate]).await;
+
+    // Correct: the instant of situação 4, as the trâmite's history gives it, at `.000Z`.
+    let at_4 = correct
+        .seen
+        .reached(Situacao::ComponentesRecebidosDestinatario)
+        .expect("situação 4 in the history")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        correct.inspected["recibo_de_conclusao"],
+        pen_protocol::datetime::format_receipt_date(at_4)
+    );
+
+    // Mutant: the recibo the platform stored is dated 2001; it was accepted (200, then 5).
+    assert_eq!(
+        mutant.inspected["recibo_de_conclusao"],
+        pen_client::agent::OLD_RECEIPT_DATE
+    );
+    assert_eq!(
+        mutant.inspected["recibo_de_conclusao"],
+        "2001-01-01T00:00:00.000Z"
+    );
+    for run in [&correct, &mutant] {
+        let posted = recibos_posted(&run.b, run.idt);
+        assert_eq!(posted.len(), 1, "{run:?}");
+        assert_eq!(posted[0].status, 200);
+        assert_eq!(run.seen.situacao_atual, Situacao::ReciboEnviadoDestinatario);
+    }
+}
+
+// ---------------------------------------------------------------------- posts-receipt-twice
+
+#[tokio::test]
+async fn posts_receipt_twice_posts_the_recibo_again_after_it_was_accepted() {
+    let correct = receipt_of("processo-simples", &[]).await;
+    let mutant = receipt_of("processo-simples", &[Defect::PostsReceiptTwice]).await;
+
+    let posted = recibos_posted(&correct.b, correct.idt);
+    assert_eq!(posted.len(), 1, "{correct:?}");
+
+    // Mutant: a second POST recibo after the first was accepted; the platform turns it down
+    // (the trâmite is no longer at 4) and the trâmite stays at 5.
+    let posted = recibos_posted(&mutant.b, mutant.idt);
+    assert_eq!(posted.len(), 2, "{mutant:?}");
+    assert_eq!(posted[0].status, 200);
+    assert!(posted[1].status >= 400, "{posted:?}");
+    assert!(recusas(&mutant.b, mutant.idt).is_empty());
+    assert!(matches!(mutant.taken, Event::Received { .. }));
+    for run in [&correct, &mutant] {
+        assert_eq!(run.seen.situacao_atual, Situacao::ReciboEnviadoDestinatario);
+    }
+}
+
+// ---------------------------------------------------------------------- never-posts-recibo
+
+#[tokio::test]
+async fn never_posts_recibo_downloads_everything_and_leaves_the_trâmite_at_4() {
+    let correct = receipt_of("processo-multicomponente", &[]).await;
+    let mutant = receipt_of("processo-multicomponente", &[Defect::NeverPostsRecibo]).await;
+
+    assert_eq!(recibos_posted(&correct.b, correct.idt).len(), 1);
+    assert_eq!(
+        correct.seen.situacao_atual,
+        Situacao::ReciboEnviadoDestinatario
+    );
+
+    // Mutant: both components downloaded (hashes checked: nothing refused), no recibo, at 4.
+    assert_eq!(strings(&mutant.inspected["downloaded"]).len(), 2);
+    assert_eq!(downloads(&mutant.b).len(), downloads(&correct.b).len());
+    assert!(
+        recibos_posted(&mutant.b, mutant.idt).is_empty(),
+        "{mutant:?}"
+    );
+    assert!(recusas(&mutant.b, mutant.idt).is_empty());
+    assert!(mutant.inspected["recibo_de_conclusao"].is_null());
+    assert_eq!(
+        mutant.seen.situacao_atual,
+        Situacao::ComponentesRecebidosDestinatario
+    );
+    assert!(
+        matches!(
+            &mutant.taken,
+            Event::Withheld {
+                defect: Defect::NeverPostsRecibo,
+                ..
+            }
+        ),
+        "{mutant:?}"
+    );
+}
+
+// ---------------------------------------------------------------------- cancels-its-sends
+
+#[tokio::test]
+async fn cancels_its_sends_deletes_the_trâmite_once_it_reached_2() {
+    let correct = triggered_send("processo-simples", &[]).await;
+    let mutant = triggered_send("processo-simples", &[Defect::CancelsItsSends]).await;
+    let cancels = |run: &TriggeredSend| only(&run.a, |o| matches!(o, Operation::Cancel { .. }));
+
+    assert_eq!(correct.status, 200, "{correct:?}");
+    assert!(cancels(&correct).is_empty(), "{correct:?}");
+    assert_eq!(
+        correct.inspected.as_ref().unwrap()["tramite"]["situacaoAtual"],
+        2
+    );
+
+    // Mutant: the trigger says done, yet after the upload brought the trâmite to 2 its sender
+    // cancelled it (DELETE, 200) and it ends at 7.
+    assert_eq!(mutant.status, 200, "{mutant:?}");
+    let idt = Idt(mutant.body["IDT"][0].as_u64().unwrap());
+    let deleted = cancels(&mutant);
+    assert_eq!(deleted.len(), 1, "{mutant:?}");
+    assert_eq!(deleted[0].operation, Operation::Cancel { idt });
+    assert_eq!(deleted[0].status, 200);
+    let at_2 = mutant.reached_2.unwrap();
+    assert!(at_2 < deleted[0].seq, "{mutant:?}");
+    assert!(uploads(&mutant.a).iter().all(|c| c.seq < deleted[0].seq));
+    assert_eq!(
+        mutant.inspected.as_ref().unwrap()["tramite"]["situacaoAtual"],
+        7
+    );
+}
+
+// ---------------------------------------------------------------------- never-fetches-recibo
+
+#[derive(Debug)]
+struct Concluded {
+    idt: Idt,
+    a: Vec<Call>,
+    seen: pen_protocol::api::Tramite,
+    /// How org-a's agent closed its side.
+    closed: Event,
+}
+
+/// org-a's agent sends a sample that org-b's agent receives and concludes.
+async fn concluded_send(defects: &[Defect]) -> Concluded {
+    let sim = spawn_simulator().await;
+    let policy = Policy::reference().unwrap();
+    let a = spawn_agent(&sim, "org-a", ORG_A, policy.clone(), defects).await;
+    let b = spawn_agent(&sim, "org-b", ORG_B, policy, &[]).await;
+    let sent = a.send(&send_request("processo-simples")).await.unwrap();
+    let idt = sent.idts[0];
+    assert!(matches!(received(&b, idt).await, Event::Received { .. }));
+    let closed = event(
+        &a,
+        "org-a closing its side",
+        |e| matches!(e, Event::Concluded { idt: i } | Event::Withheld { idt: i, .. } if *i == idt),
+    )
+    .await;
+    let out = Concluded {
+        idt,
+        a: calls(&sim, "org-a").await,
+        seen: tramite(&sim.org("org-a"), idt).await,
+        closed,
+    };
+    a.running.stop().await;
+    b.running.stop().await;
+    out
+}
+
+#[tokio::test]
+async fn never_fetches_recibo_leaves_the_trâmite_at_5() {
+    let correct = concluded_send(&[]).await;
+    let mutant = concluded_send(&[Defect::NeverFetchesRecibo]).await;
+    let fetched = |run: &Concluded| only(&run.a, |o| *o == Operation::GetRecibo { idt: run.idt });
+
+    let got = fetched(&correct);
+    assert_eq!(got.len(), 1, "{correct:?}");
+    assert_eq!(got[0].status, 200);
+    assert_eq!(
+        correct.seen.situacao_atual,
+        Situacao::ReciboRecebidoRemetente
+    );
+
+    assert!(
+        only(&mutant.a, |o| matches!(o, Operation::GetRecibo { .. })).is_empty(),
+        "{mutant:?}"
+    );
+    assert_eq!(
+        mutant.seen.situacao_atual,
+        Situacao::ReciboEnviadoDestinatario
+    );
+    assert!(matches!(
+        mutant.closed,
+        Event::Withheld {
+            defect: Defect::NeverFetchesRecibo,
+            ..
+        }
+    ));
 }

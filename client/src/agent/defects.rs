@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::names::{self, Named};
+
 /// One deliberate defect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -30,10 +32,29 @@ pub enum Defect {
     SendWithoutInteressado,
     /// Uploads every component whole, however large (no parts).
     NoPartsForLarge,
+    /// Downloads every pending component of a trâmite it refuses on its metadata (policy or the
+    /// NUP/NRE rule), and only then refuses it, with the same motivo and text.
+    DownloadBeforeRefusing,
+    /// Signs and posts its recibo de conclusão dated `2001-01-01T00:00:00.000Z` (the signature
+    /// covers that date, so the platform accepts it).
+    ReceiptOldDate,
+    /// Posts its recibo de conclusão a second time right after the platform accepted it.
+    PostsReceiptTwice,
+    /// Cancels what it sends once the components are uploaded (situação 2 → 7), and reports
+    /// the send as done.
+    CancelsItsSends,
+    /// Never refuses: what its policy or the NRE rule refuses, it receives and concludes.
+    NeverRefuses,
+    /// Receives (every component downloaded and checked, the process kept) but never posts the
+    /// recibo de conclusão: the trâmite stays at 4.
+    NeverPostsRecibo,
+    /// As a sender, never fetches the recibo de conclusão of what it sent: the trâmite stays
+    /// at 5, never 6.
+    NeverFetchesRecibo,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 9] = [
+    pub const ALL: [Defect; 16] = [
         Defect::ForgetNre,
         Defect::SkipHashCheck,
         Defect::AcceptOversize,
@@ -43,6 +64,13 @@ impl Defect {
         Defect::SendUnsigned,
         Defect::SendWithoutInteressado,
         Defect::NoPartsForLarge,
+        Defect::DownloadBeforeRefusing,
+        Defect::ReceiptOldDate,
+        Defect::PostsReceiptTwice,
+        Defect::CancelsItsSends,
+        Defect::NeverRefuses,
+        Defect::NeverPostsRecibo,
+        Defect::NeverFetchesRecibo,
     ];
 
     #[must_use]
@@ -57,6 +85,13 @@ impl Defect {
             Defect::SendUnsigned => "send-unsigned",
             Defect::SendWithoutInteressado => "send-without-interessado",
             Defect::NoPartsForLarge => "no-parts-for-large",
+            Defect::DownloadBeforeRefusing => "download-before-refusing",
+            Defect::ReceiptOldDate => "receipt-old-date",
+            Defect::PostsReceiptTwice => "posts-receipt-twice",
+            Defect::CancelsItsSends => "cancels-its-sends",
+            Defect::NeverRefuses => "never-refuses",
+            Defect::NeverPostsRecibo => "never-posts-recibo",
+            Defect::NeverFetchesRecibo => "never-fetches-recibo",
         }
     }
 
@@ -85,17 +120,46 @@ impl Defect {
                 "envia processos sem interessados em vez de impedir o envio"
             }
             Defect::NoPartsForLarge => "envia componentes grandes inteiros, nunca em partes",
+            Defect::DownloadBeforeRefusing => {
+                "baixa todos os componentes do que recusa pelos metadados e só então recusa"
+            }
+            Defect::ReceiptOldDate => {
+                "assina e envia o recibo de conclusão com dataDeRecebimento de 2001-01-01"
+            }
+            Defect::PostsReceiptTwice => {
+                "envia o recibo de conclusão duas vezes seguidas (o segundo após o aceite)"
+            }
+            Defect::CancelsItsSends => {
+                "cancela o trâmite que enviou logo após o envio dos componentes (vai a 7)"
+            }
+            Defect::NeverRefuses => {
+                "nunca recusa: recebe e conclui o que a política ou a regra do NRE recusariam"
+            }
+            Defect::NeverPostsRecibo => {
+                "recebe tudo mas nunca envia o recibo de conclusão (o trâmite fica em 4)"
+            }
+            Defect::NeverFetchesRecibo => {
+                "nunca busca o recibo de conclusão do que enviou (o trâmite fica em 5)"
+            }
         }
     }
 
     /// The `--defect help` text.
     #[must_use]
     pub fn help() -> String {
-        let mut out = String::from("Defeitos deliberados do agente (--defect NOME, repetível):\n");
-        for d in Defect::ALL {
-            out.push_str(&format!("  {:<26}{}\n", d.name(), d.description()));
-        }
-        out
+        names::help::<Defect>("Defeitos deliberados do agente (--defect NOME, repetível):")
+    }
+}
+
+impl Named for Defect {
+    const LIST: &'static [Self] = &Defect::ALL;
+
+    fn name(self) -> &'static str {
+        Defect::name(self)
+    }
+
+    fn description(self) -> &'static str {
+        Defect::description(self)
     }
 }
 
@@ -114,10 +178,7 @@ impl FromStr for Defect {
     type Err = UnknownDefect;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Defect::ALL
-            .into_iter()
-            .find(|d| d.name() == s)
-            .ok_or_else(|| UnknownDefect(s.to_owned()))
+        names::parse(s).ok_or_else(|| UnknownDefect(s.to_owned()))
     }
 }
 

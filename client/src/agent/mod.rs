@@ -11,29 +11,35 @@
 //!   see [`trigger`]), with the NRE a process travelled under, after the module's sender-side
 //!   rules; it fetches and verifies the recibo de conclusão of what it sent, and acknowledges
 //!   refusals.
-//! - With [`Defect`]s it is wrong on purpose, one way each, for the harness's self-test.
+//! - With [`Defect`]s it is wrong on purpose, one way each, for the harness's self-test; with
+//!   [`Quirk`]s it is right in another way than the reference, as real integrators differ.
 //!
 //! # Layout
 //! - [`policy`] — what it accepts and the refusal each breach produces.
 //! - [`archive`] — processes by protocolo with their NRE and hops; component bytes on disk.
-//! - [`defects`] — the mutants.
+//! - [`defects`] — the mutants; [`quirks`] — the correct differences.
+//! - [`folder`] — a case folder (metadata JSON and files) imported to be sent.
 //! - [`trigger`] — the local HTTP endpoint through which a harness (or a person) asks it to act.
 
 pub mod archive;
 pub mod defects;
+pub mod folder;
+mod names;
 pub mod policy;
+pub mod quirks;
 pub mod trigger;
 
 use std::collections::{BTreeSet, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use pen_protocol::api::{
     EnvioDeDocumento, EnvioDeProcesso, EnvioDeReciboDeTramite, Pendencia, Recusa,
 };
+use pen_protocol::datetime;
 use pen_protocol::hash::hash_bytes;
 use pen_protocol::ids::{Idt, Nre};
 use pen_protocol::model::{
@@ -49,15 +55,19 @@ use tokio::sync::watch;
 pub use archive::Archive;
 pub use defects::Defect;
 pub use policy::Policy;
+pub use quirks::Quirk;
 
 use crate::api::Client;
 use crate::error::Error;
-use crate::flows::{self, FileSink, MemorySource, SenderRules, TransferOptions};
+use crate::flows::{self, FileSink, MemorySource, SenderRules, TransferOptions, UploadRetry};
 use crate::follow::{self, Dispatch, FollowOptions, Outcome, Pending};
 use crate::samples::{self, Envelope};
 
 /// Events kept in memory for [`Agent::activity`]; older ones are dropped.
 const ACTIVITY_CAPACITY: usize = 10_000;
+
+/// The date `receipt-old-date` signs: long before any trâmite of the platform.
+pub const OLD_RECEIPT_DATE: &str = "2001-01-01T00:00:00.000Z";
 
 /// How the agent is set up.
 #[derive(Debug, Clone)]
@@ -67,6 +77,7 @@ pub struct AgentConfig {
     pub unit: EstruturaOrganizacional,
     pub policy: Policy,
     pub defects: BTreeSet<Defect>,
+    pub quirks: BTreeSet<Quirk>,
     /// Where the [`Archive`] lives.
     pub state_dir: PathBuf,
     pub follow: FollowOptions,
@@ -125,6 +136,14 @@ pub enum Event {
         #[serde(rename = "IDT")]
         idt: Idt,
     },
+    /// A step deliberately left undone by a defect: `step` is what was not sent or fetched
+    /// (`recibo de conclusão`, `recusa`, …).
+    Withheld {
+        #[serde(rename = "IDT")]
+        idt: Idt,
+        step: String,
+        defect: Defect,
+    },
     /// Something failed; `retry` when the pendência will be handled again (while the platform
     /// lists it).
     Failed {
@@ -160,6 +179,9 @@ pub enum AgentError {
     Platform(#[from] Error),
     #[error("acervo do agente: {0}")]
     Archive(#[from] std::io::Error),
+    /// A case folder that cannot be imported.
+    #[error(transparent)]
+    Folder(#[from] folder::FolderError),
 }
 
 /// Ask the agent to send a sample.
@@ -232,6 +254,7 @@ struct Inner {
     unit: EstruturaOrganizacional,
     policy: Policy,
     defects: BTreeSet<Defect>,
+    quirks: BTreeSet<Quirk>,
     follow: FollowOptions,
     transfer: TransferOptions,
     archive: Mutex<Archive>,
@@ -269,6 +292,7 @@ impl Agent {
                 unit: config.unit,
                 policy: config.policy,
                 defects: config.defects,
+                quirks: config.quirks,
                 follow: config.follow,
                 transfer: config.transfer,
                 archive: Mutex::new(archive),
@@ -297,6 +321,11 @@ impl Agent {
     #[must_use]
     pub fn defects(&self) -> &BTreeSet<Defect> {
         &self.inner.defects
+    }
+
+    #[must_use]
+    pub fn quirks(&self) -> &BTreeSet<Quirk> {
+        &self.inner.quirks
     }
 
     /// Everything held in the archive.
@@ -372,18 +401,54 @@ impl Agent {
         sample: samples::Sample,
         to: EstruturaOrganizacional,
     ) -> Result<SendReport, AgentError> {
+        self.send_from(sample.envelope, &sample.source, to).await
+    }
+
+    /// Imports a case folder (see [`folder`]) as a real system imports a process from its
+    /// files, and sends it to `destino` (under `nup` instead of the folder's protocolo) after
+    /// the sender-side rules; a process already held travels with its NRE.
+    ///
+    /// # Errors
+    /// A folder that cannot be imported, a sender-side rule, the archive, the platform.
+    pub async fn send_folder(
+        &self,
+        pasta: &Path,
+        destino: &str,
+        nup: Option<&str>,
+    ) -> Result<SendReport, AgentError> {
+        let to = parse_unit(destino)?;
+        let imported = folder::import(pasta)?;
+        let mut envelope = imported.envelope;
+        if let Some(nup) = nup {
+            envelope = samples::Sample {
+                name: pasta.display().to_string(),
+                envelope,
+                source: samples::SampleSource::default(),
+            }
+            .with_protocolo(nup)
+            .envelope;
+        }
+        self.send_from(envelope, &imported.source, to).await
+    }
+
+    /// Keeps the components in the archive (what a return later sends again), then sends.
+    async fn send_from(
+        &self,
+        envelope: Envelope,
+        source: &dyn flows::ComponentSource,
+        to: EstruturaOrganizacional,
+    ) -> Result<SendReport, AgentError> {
         let components_dir = lock(&self.inner.archive).components_dir();
-        for c in sample.envelope.components() {
+        for c in envelope.components() {
             if let (Some(hash), Some(size)) = (c.hash_conteudo(), c.tamanho_em_bytes) {
-                archive::keep_component(&components_dir, hash, size, &sample.source)?;
+                archive::keep_component(&components_dir, hash, size, source)?;
             }
         }
-        let known_nre = sample
-            .envelope
+        let known_nre = envelope
             .protocolo()
             .and_then(|p| lock(&self.inner.archive).get(p).and_then(|r| r.nre.clone()));
         self.inner
-            .send_envelope(sample.envelope, known_nre, to, &sample.source)
+            .send_envelope(envelope, known_nre, to, source)
             .await
     }
 
@@ -505,6 +570,19 @@ impl Inner {
         self.defects.contains(&defect)
     }
 
+    fn quirk(&self, quirk: Quirk) -> bool {
+        self.quirks.contains(&quirk)
+    }
+
+    fn withheld(&self, idt: Idt, step: &str, defect: Defect) -> Outcome {
+        self.log(Event::Withheld {
+            idt,
+            step: step.to_owned(),
+            defect,
+        });
+        Outcome::Done
+    }
+
     async fn send_envelope(
         &self,
         envelope: Envelope,
@@ -537,6 +615,11 @@ impl Inner {
         } else {
             nre
         };
+        let retry = if self.quirk(Quirk::RetryUploads) {
+            UploadRetry::EachRequestAtOnce
+        } else {
+            UploadRetry::FailedPartsAfterwards
+        };
         let from = self.unit.clone();
         let report = match &envelope {
             Envelope::Processo(processo) => {
@@ -550,7 +633,8 @@ impl Inner {
                     },
                     processo: processo.clone(),
                 };
-                let sent = flows::send_process(&self.client, &envio, source, options).await?;
+                let sent =
+                    flows::send_process_with(&self.client, &envio, source, options, retry).await?;
                 SendReport {
                     protocolo: protocolo.clone(),
                     idts: vec![sent.created.idt],
@@ -567,7 +651,8 @@ impl Inner {
                     },
                     documento: documento.clone(),
                 };
-                let sent = flows::send_document(&self.client, &envio, source, options).await?;
+                let sent =
+                    flows::send_document_with(&self.client, &envio, source, options, retry).await?;
                 let nre = sent
                     .created
                     .tramites
@@ -587,6 +672,13 @@ impl Inner {
                 }
             }
         };
+        if self.has(Defect::CancelsItsSends) {
+            for idt in &report.idts {
+                // What the platform answers makes no difference to this mutant: it reports
+                // the send as done either way.
+                let _ = self.client.cancel(*idt).await;
+            }
+        }
         {
             let mut archive = lock(&self.archive);
             for idt in &report.idts {
@@ -627,6 +719,9 @@ impl Inner {
 
     async fn refuse(&self, idt: Idt, protocolo: &str, refusal: &Refusal) -> Outcome {
         lock(&self.archive).discard_staged(idt);
+        if self.has(Defect::NeverRefuses) {
+            return self.withheld(idt, "recusa", Defect::NeverRefuses);
+        }
         let recusa = Recusa {
             justificativa: refusal.justificativa(),
             motivo: refusal.motivo(),
@@ -684,17 +779,23 @@ impl Inner {
             return Outcome::Done;
         }
         let protocolo = incoming.tramite.protocolo.clone();
-        if let Some(refusal) = self.judge(&incoming) {
-            return self.refuse(idt, &protocolo, &refusal).await;
+        // A receiver that never refuses has no use for a mismatch: it takes every component.
+        let check = !self.has(Defect::SkipHashCheck) && !self.has(Defect::NeverRefuses);
+        match self.judge(&incoming) {
+            Some(_) if self.has(Defect::NeverRefuses) => {}
+            Some(refusal) if self.has(Defect::DownloadBeforeRefusing) => {
+                if let Err(e) = self.download(&incoming, check).await {
+                    if !matches!(e, Error::Io(_)) {
+                        return self.failed(Some(idt), "download", &e);
+                    }
+                }
+                return self.refuse(idt, &protocolo, &refusal).await;
+            }
+            Some(refusal) => return self.refuse(idt, &protocolo, &refusal).await,
+            None => {}
         }
         let returned = lock(&self.archive).get(&protocolo).is_some();
-        let staging = lock(&self.archive).staging_dir(idt);
-        let _ = std::fs::remove_dir_all(&staging);
-        let mut sink = FileSink::new(&staging);
-        let check = !self.has(Defect::SkipHashCheck);
-        match flows::download_pending(&self.client, &incoming, &mut sink, self.transfer, check)
-            .await
-        {
+        match self.download(&incoming, check).await {
             Ok(None) => {}
             Ok(Some(corrupted)) => {
                 let refusal = Refusal::HashNaoConfere {
@@ -710,7 +811,6 @@ impl Inner {
             }
             Err(e) => return self.failed(Some(idt), "download", &e),
         }
-        drop(sink);
         let tramite = match flows::tramite(&self.client, idt).await {
             Ok(t) => t,
             Err(e) => return self.failed(Some(idt), "consulta", &e),
@@ -734,6 +834,9 @@ impl Inner {
             Ok(previous) => previous,
             Err(e) => return self.failed(Some(idt), "acervo", &Error::Io(e)),
         };
+        if self.has(Defect::NeverPostsRecibo) {
+            return self.withheld(idt, "recibo de conclusão", Defect::NeverPostsRecibo);
+        }
         if let Err(e) = self.post_receipt(&tramite).await {
             if let Err(io) = lock(&self.archive).restore(&protocolo, previous) {
                 self.log(Event::Failed {
@@ -764,9 +867,27 @@ impl Inner {
         Outcome::Done
     }
 
+    /// Downloads every pending component of a trâmite into its staging folder.
+    async fn download(
+        &self,
+        incoming: &flows::Incoming,
+        check: bool,
+    ) -> Result<Option<flows::Corrupted>, Error> {
+        let staging = lock(&self.archive).staging_dir(incoming.tramite.idt);
+        let _ = std::fs::remove_dir_all(&staging);
+        let mut sink = FileSink::new(&staging);
+        flows::download_pending(&self.client, incoming, &mut sink, self.transfer, check).await
+    }
+
     /// Signs and posts the recibo de conclusão, or a deliberately wrong one.
     async fn post_receipt(&self, tramite: &pen_protocol::api::Tramite) -> Result<(), Error> {
         let mut recibo = flows::conclusion_receipt(tramite)?;
+        if self.quirk(Quirk::ReceiptDatedNow) {
+            recibo.data_de_recebimento = now_receipt_date();
+        }
+        if self.has(Defect::ReceiptOldDate) {
+            recibo.data_de_recebimento = OLD_RECEIPT_DATE.to_owned();
+        }
         if self.has(Defect::ReceiptWrongHashes) {
             recibo.hashes.pop();
         }
@@ -778,18 +899,22 @@ impl Inner {
             }
             signature = STANDARD.encode(raw);
         }
-        self.client
-            .post_receipt(
-                tramite.idt,
-                &EnvioDeReciboDeTramite {
-                    data_de_recebimento: recibo.data_de_recebimento,
-                    hash_da_assinatura: signature,
-                },
-            )
-            .await
+        let envio = EnvioDeReciboDeTramite {
+            data_de_recebimento: recibo.data_de_recebimento,
+            hash_da_assinatura: signature,
+        };
+        self.client.post_receipt(tramite.idt, &envio).await?;
+        if self.has(Defect::PostsReceiptTwice) {
+            // The reception is done as far as this mutant knows, whatever the second answer.
+            let _ = self.client.post_receipt(tramite.idt, &envio).await;
+        }
+        Ok(())
     }
 
     async fn conclude(&self, idt: Idt) -> Outcome {
+        if self.has(Defect::NeverFetchesRecibo) {
+            return self.withheld(idt, "recibo de conclusão", Defect::NeverFetchesRecibo);
+        }
         match flows::fetch_conclusion_receipt(&self.client, idt).await {
             Ok(_) => {
                 if let Err(e) = lock(&self.archive).set_outcome(idt, &archive::Outcome::Concluded) {
@@ -851,6 +976,16 @@ impl Dispatch for Inner {
             retry: true,
         });
     }
+}
+
+/// The agent's clock now, as SUAP dates its recibo: UTC with real milliseconds.
+fn now_receipt_date() -> String {
+    let millis = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    datetime::from_epoch_millis(millis)
+        .map(datetime::format_receipt_date)
+        .unwrap_or_default()
 }
 
 /// An agent running on the current tokio runtime: its feed loop and, when asked for, its
