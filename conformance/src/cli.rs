@@ -1,16 +1,16 @@
-//! `pen-conformance list | run | mutants`. Exit codes: 0 all passed, 1 the SUT failed some
-//! scenario, 2 the harness or its configuration failed.
+//! `pen-conformance list | setup | serve | run | mutants | load`. Exit codes: 0 all passed, 1
+//! the SUT failed some scenario, 2 the harness or its configuration failed.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use pen_client::agent::Defect;
+use pen_client::agent::{Defect, Quirk};
 use pen_conformance::report::{self, console::Console};
 use pen_conformance::run::{self, Progress, RunOptions};
 use pen_conformance::scenario::{self, Scenario};
-use pen_conformance::target::{Target, TargetConfig};
+use pen_conformance::target::{ReferenceTarget, Target, TargetConfig};
 use pen_conformance::verdict::ScenarioResult;
 
 /// Conformance harness for Tramita.gov.br integrators: scripted scenarios against a system under
@@ -38,6 +38,13 @@ enum Command {
         #[arg(long)]
         target_config: PathBuf,
     },
+    /// Keep the target's platform up (its PKI, its address) until Ctrl-C, so that the system
+    /// under test can be started first and stay configured across runs; `run` with the same
+    /// target uses it.
+    Serve {
+        #[arg(long)]
+        target_config: PathBuf,
+    },
     /// Run the suite against every mutant of the reference agent and print which scenarios
     /// catch each one (exit 1 if a mutant goes uncaught).
     Mutants {
@@ -57,6 +64,21 @@ struct RunArgs {
     /// Start the reference agent with this defect (`pen-client agent --defect help`).
     #[arg(long, conflicts_with = "target_config")]
     mutant: Option<String>,
+    /// Start the reference agent with this quirk, a correct behaviour of another kind
+    /// (repeatable; `pen-client agent --quirk help`).
+    #[arg(long = "quirk", value_name = "NAME", conflicts_with = "target_config")]
+    quirks: Vec<String>,
+    /// The transfer block the reference agent declares and uses (bytes).
+    #[arg(long, conflicts_with = "target_config")]
+    block_bytes: Option<u64>,
+    /// The component limit the reference agent declares and applies (MB).
+    #[arg(long, conflicts_with = "target_config")]
+    max_document_mb: Option<u64>,
+    /// Run the suite this many times in a row (a fresh platform each time); the exit code is
+    /// the worst of them and the reports are the last run's, or the first one that did not
+    /// pass.
+    #[arg(long, default_value_t = 1)]
+    repeat: u32,
     /// Only these scenarios (repeatable).
     #[arg(long = "scenario", value_name = "ID")]
     scenarios: Vec<String>,
@@ -150,7 +172,12 @@ fn target_of(
         (None, "reference") => mutant
             .map(str::parse::<Defect>)
             .transpose()
-            .map(|mutant| Target::Reference { mutant })
+            .map(|mutant| {
+                Target::Reference(ReferenceTarget {
+                    mutant,
+                    ..ReferenceTarget::default()
+                })
+            })
             .map_err(|e| e.to_string()),
         (None, other) => Err(format!(
             "alvo desconhecido: {other} (use reference ou --target-config ARQUIVO)"
@@ -290,59 +317,85 @@ fn list() -> ExitCode {
 }
 
 async fn run_suite(args: RunArgs) -> ExitCode {
-    let target = match (&args.target_config, args.target.as_str()) {
-        (Some(path), _) => match TargetConfig::load(path) {
-            Ok(config) => Target::External(Box::new(config)),
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::from(2);
-            }
-        },
-        (None, "reference") => match args.mutant.as_deref().map(str::parse::<Defect>).transpose() {
-            Ok(mutant) => Target::Reference { mutant },
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::from(2);
-            }
-        },
-        (None, other) => {
-            eprintln!("alvo desconhecido: {other} (use reference ou --target-config ARQUIVO)");
-            return ExitCode::from(2);
-        }
-    };
-    let total = scenario::load_all().map_or(0, |s| s.len());
-    let live = Live(Console::new(
-        if args.scenarios.is_empty() {
-            total
-        } else {
-            args.scenarios.len()
-        },
-        std::io::stdout().is_terminal(),
-    ));
-    let options = RunOptions {
-        target,
-        only: args.scenarios,
-        seed: args.seed,
-        pki_dir: None,
-    };
-    let report = match run::run(options, &live).await {
-        Ok(report) => report,
-        Err(e) => {
-            eprintln!("pen-conformance: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    live.0.summary(&report);
-    if let Err(e) = report::write_all(
-        &report,
-        args.junit.as_deref(),
-        args.json.as_deref(),
-        args.html.as_deref(),
+    let mut target = match target_of(
+        &args.target,
+        args.target_config.as_ref(),
+        args.mutant.as_deref(),
     ) {
-        eprintln!("pen-conformance: relatórios: {e}");
-        return ExitCode::from(2);
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Target::Reference(reference) = &mut target {
+        for name in &args.quirks {
+            match name.parse::<Quirk>() {
+                Ok(q) => {
+                    reference.quirks.insert(q);
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        if let Some(block) = args.block_bytes {
+            reference.block_bytes = block.max(1);
+        }
+        if let Some(mb) = args.max_document_mb {
+            reference.max_document_mb = mb;
+        }
     }
-    ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(2))
+    let total = scenario::load_all().map_or(0, |s| s.len());
+    let count = if args.scenarios.is_empty() {
+        total
+    } else {
+        args.scenarios.len()
+    };
+    let repeat = args.repeat.max(1);
+    let mut worst = 0;
+    let mut kept = None;
+    for round in 1..=repeat {
+        if repeat > 1 {
+            println!("\n== execução {round} de {repeat} ==");
+        }
+        let live = Live(Console::new(count, std::io::stdout().is_terminal()));
+        let options = RunOptions {
+            only: args.scenarios.clone(),
+            seed: args.seed,
+            ..RunOptions::new(target.clone())
+        };
+        let report = match run::run(options, &live).await {
+            Ok(report) => report,
+            Err(e) => {
+                eprintln!("pen-conformance: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        live.0.summary(&report);
+        let code = report.exit_code();
+        // The first run that did not pass is the one worth reading; otherwise the last.
+        if worst == 0 {
+            kept = Some(report);
+        }
+        worst = worst.max(code);
+    }
+    if repeat > 1 {
+        println!("\n{repeat} execuções: código de saída {worst}");
+    }
+    if let Some(report) = &kept {
+        if let Err(e) = report::write_all(
+            report,
+            args.junit.as_deref(),
+            args.json.as_deref(),
+            args.html.as_deref(),
+        ) {
+            eprintln!("pen-conformance: relatórios: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::from(u8::try_from(worst).unwrap_or(2))
 }
 
 async fn mutants(seed: Option<u64>) -> ExitCode {
@@ -394,23 +447,40 @@ async fn mutants(seed: Option<u64>) -> ExitCode {
 }
 
 fn setup(path: &std::path::Path) -> ExitCode {
-    let config = match TargetConfig::load(path) {
+    let target = match TargetConfig::load(path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = run::ensure_pki(&config.sut.pki_dir) {
+    if let Err(e) = run::ensure_pki(&target.config.sut.pki_dir) {
         eprintln!("pen-conformance: {e}");
         return ExitCode::from(2);
     }
-    let base_url = format!(
-        "https://{}/interoperabilidade/rest/v3/",
-        config.simulator.addr
-    );
-    run::print_configuration(&config.sut.pki_dir, &base_url, &config);
+    let base_url = run::setup::base_url_of(target.config.simulator.addr);
+    run::print_configuration(&target, &base_url);
     ExitCode::SUCCESS
+}
+
+async fn serve(path: &std::path::Path) -> ExitCode {
+    let target = match TargetConfig::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match run::serve(&target, stop).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pen-conformance: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 impl Cli {
@@ -421,6 +491,7 @@ impl Cli {
             Command::Mutants { seed } => mutants(seed).await,
             Command::Load(args) => load(args).await,
             Command::Setup { target_config } => setup(&target_config),
+            Command::Serve { target_config } => serve(&target_config).await,
         }
     }
 }

@@ -12,9 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::verdict::Side;
 
-/// Default wait of a step that waits for the SUT, in seconds of real time.
-pub const DEFAULT_DEADLINE_SECS: u64 = 20;
-
 /// One scenario file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,18 +25,15 @@ pub struct Scenario {
     pub spec: String,
     /// What a correct system does, in one or two sentences (shown by `list` and in reports).
     pub expectation: String,
-    /// Longest wait of any step, in seconds.
-    #[serde(default = "default_deadline")]
-    pub deadline_secs: u64,
+    /// Longest wait of any step, in seconds, when the scenario needs more than the target's
+    /// `sut.deadline_secs` (large components); the larger of the two applies.
+    #[serde(default)]
+    pub deadline_secs: Option<u64>,
     /// Mutants of the reference agent this scenario is meant to catch (checked by the
     /// self-test).
     #[serde(default)]
     pub catches: Vec<String>,
     pub steps: Vec<Step>,
-}
-
-fn default_deadline() -> u64 {
-    DEFAULT_DEADLINE_SECS
 }
 
 /// A size, in bytes, relative to what the SUT declares.
@@ -51,7 +45,9 @@ pub enum Size {
     /// The SUT's declared component limit plus this many bytes (scenario skipped when the SUT
     /// declares none).
     AboveLimit(u64),
-    /// This many times the SUT's declared transfer block.
+    /// This many times the SUT's declared transfer block, made smaller to fit the SUT's
+    /// declared component limit but never below two blocks (the scenario is skipped, with the
+    /// reason, when the limit leaves no room for two).
     Blocks(u64),
 }
 
@@ -81,6 +77,18 @@ pub enum Reaction {
     Refuse,
     /// Whatever the SUT's declared policy says about unsigned documents.
     PerUnsignedPolicy,
+}
+
+impl Reaction {
+    /// What the SUT is expected to do, as a verb phrase.
+    #[must_use]
+    pub fn verb(self) -> &'static str {
+        match self {
+            Reaction::Conclude => "recebe e conclui",
+            Reaction::Refuse => "recusa",
+            Reaction::PerUnsignedPolicy => "trata conforme a política de não assinados",
+        }
+    }
 }
 
 /// One step of a scenario.
@@ -128,8 +136,12 @@ pub enum Step {
     /// The SUT downloaded only what it lacked: exactly the components the platform listed as
     /// pending (on a process coming back, only the new ones).
     DownloadedOnlyPending { tramite: String },
-    /// Each pendência handled once: one accepted recibo (or one refusal), no repeated POST.
+    /// Each pendência handled once: one recibo or one refusal posted, no second attempt (a
+    /// request the platform never served — an injected fault answered it — is not an attempt).
     HandledOnce { tramite: String },
+    /// The SUT refused without downloading any component: metadata tell it everything it
+    /// needs to refuse (size, espécie, interessados, descrição).
+    NothingDownloaded { tramite: String },
     /// The SUT (through its trigger) sends a sample to the counterpart's unit; with `again`,
     /// the same process (protocolo) as an earlier trâmite.
     SutSends {
@@ -211,7 +223,7 @@ impl Step {
             }
             Step::SutReacts {
                 tramite, reaction, ..
-            } => format!("SUT reage a {tramite}: {reaction:?}"),
+            } => format!("SUT {} {tramite}", reaction.verb()),
             Step::ReceiptIsValid { tramite } => {
                 format!("recibo de conclusão de {tramite} é válido")
             }
@@ -220,6 +232,9 @@ impl Step {
                 format!("SUT baixa de {tramite} só o que lhe falta")
             }
             Step::HandledOnce { tramite } => format!("SUT trata {tramite} uma única vez"),
+            Step::NothingDownloaded { tramite } => {
+                format!("SUT recusa {tramite} sem baixar componentes")
+            }
             Step::SutSends { fixture, name, .. } => format!("SUT envia {fixture} ({name})"),
             Step::SutSendFails { fixture, name } => {
                 format!("SUT tenta enviar {fixture} com a plataforma falhando ({name})")
@@ -364,6 +379,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             | Step::DownloadedInParts { tramite }
             | Step::DownloadedOnlyPending { tramite }
             | Step::HandledOnce { tramite }
+            | Step::NothingDownloaded { tramite }
             | Step::UploadedInParts { tramite }
             | Step::FetchedSendingReceipt { tramite }
             | Step::CounterpartReceives { tramite }

@@ -2,15 +2,35 @@
 //! integrator described by a `target.toml`, and the trigger through which the harness asks it to
 //! act as a sender.
 //!
-//! An external SUT is configured exactly as for the real platform: the harness generates (once,
-//! in `pki_dir`) the CA and the SUT's certificate, and prints them with the URL to configure.
+//! An external SUT is configured exactly as for the real platform: `pen-conformance setup`
+//! generates (once, in `pki_dir`) the CA and the SUT's certificate, and prints them with the URL
+//! to configure. Relative paths in a `target.toml` are relative to the file's own folder, which
+//! is also the working directory of a command trigger.
+//!
+//! # The trigger contract
+//! The harness asks the SUT to act with a [`TriggerRequest`]: `acao` is `enviar` (send a
+//! process or document to `destino` under the protocolo `nup`, imported from `pasta`) or
+//! `devolver` (return the process `nup` it received to `destino`; `fixture` and `pasta` are
+//! empty). `pasta` holds `processo.json` — the `processo` member of a `POST tramites/processo`
+//! body — or `documento.json` — the `documento` member of `POST tramites/documento` — and every
+//! component's file, named after its `componentesDigitais[].nome`; when a scenario asks for a
+//! large anexo, that file is already in the folder and `anexo_bytes` gives its size.
+//!
+//! What the trigger's answer means ([`TriggerOutcome`], [`TriggerFailure`]):
+//! - command: exit status 0 = done; any other status = the SUT declined, its standard error (or
+//!   the status) is the reason shown in the verdict; 126/127 (not executable, not found) = the
+//!   target's configuration is wrong (exit code 2); not finished within `timeout_secs` = the SUT
+//!   did not confirm it acted: the step fails, the SUT's fault.
+//! - webhook: 2xx done; 4xx declined, the body is the reason; unreachable or 5xx = configuration
+//!   (exit code 2); no answer within `timeout_secs` = the step fails.
+//! - manual: Enter = done; "não" = declined.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use pen_client::agent::{Agent, Defect, ReturnRequest, SendRequest};
+use pen_client::agent::{Agent, Defect, Quirk, ReturnRequest, SendRequest};
 use serde::{Deserialize, Serialize};
 
 /// `target.toml`.
@@ -43,10 +63,14 @@ pub struct SutConfig {
     pub accepts_unsigned: bool,
     /// An espécie code it does not map (motivo 04); that scenario is skipped without it.
     pub unmapped_especie: Option<u32>,
-    /// Where the harness keeps the PKI it generated for this target (CA, the SUT's identity).
+    /// Where the harness keeps the PKI it generated for this target (CA, the SUT's identity);
+    /// relative to the `target.toml`'s folder.
     pub pki_dir: PathBuf,
     /// Longest wait for the SUT in any step, in seconds (a SEI polls every two minutes).
     pub deadline_secs: u64,
+    /// How long the harness waits, before the first scenario, for the SUT's first call to the
+    /// platform (the pre-flight); `deadline_secs` when absent.
+    pub preflight_secs: Option<u64>,
 }
 
 impl Default for SutConfig {
@@ -60,6 +84,7 @@ impl Default for SutConfig {
             unmapped_especie: None,
             pki_dir: PathBuf::from("pen-conformance-pki"),
             deadline_secs: 300,
+            preflight_secs: None,
         }
     }
 }
@@ -70,12 +95,16 @@ impl Default for SutConfig {
 pub struct SimulatorConfig {
     /// REST v3 and the long-poll host (`https://ADDR/interoperabilidade/…`).
     pub addr: SocketAddr,
+    /// The control plane of a platform kept up by `pen-conformance serve` (loopback, plain
+    /// HTTP): `run` uses that platform when it answers here, and starts its own otherwise.
+    pub control_addr: SocketAddr,
 }
 
 impl Default for SimulatorConfig {
     fn default() -> Self {
         SimulatorConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            control_addr: SocketAddr::from(([127, 0, 0, 1], 8444)),
         }
     }
 }
@@ -119,21 +148,57 @@ pub struct TargetError {
     pub detail: String,
 }
 
+/// A `target.toml` as read: its settings, with paths made absolute against its folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedTarget {
+    pub config: TargetConfig,
+    /// The absolute folder of the file: relative paths and the command trigger start there.
+    pub dir: PathBuf,
+}
+
 impl TargetConfig {
-    /// Reads and checks a `target.toml`.
+    /// Reads and checks a `target.toml`; `sut.pki_dir` comes back absolute, resolved against
+    /// the file's folder when it was relative.
     ///
     /// # Errors
     /// Unreadable file, syntax, unknown keys, an invalid unit.
-    pub fn load(path: &Path) -> Result<Self, TargetError> {
+    pub fn load(path: &Path) -> Result<LoadedTarget, TargetError> {
         let error = |detail: String| TargetError {
             file: path.display().to_string(),
             detail,
         };
         let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
-        let config: TargetConfig = toml::from_str(&text).map_err(|e| error(e.to_string()))?;
+        let mut config: TargetConfig = toml::from_str(&text).map_err(|e| error(e.to_string()))?;
         pen_client::agent::parse_unit(&config.sut.unidade).map_err(|e| error(e.to_string()))?;
-        Ok(config)
+        let absolute = std::path::absolute(path).map_err(|e| error(e.to_string()))?;
+        let dir = absolute
+            .parent()
+            .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+        if config.sut.pki_dir.is_relative() {
+            config.sut.pki_dir = dir.join(&config.sut.pki_dir);
+        }
+        config.sut.pki_dir = normalise(&config.sut.pki_dir);
+        if config.sut.deadline_secs == 0 {
+            return Err(error("sut.deadline_secs deve ser maior que zero".to_owned()));
+        }
+        Ok(LoadedTarget { config, dir })
     }
+}
+
+/// `a/./b/../c` as `a/c`, without touching the file system (the folder may not exist yet).
+fn normalise(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// What the SUT declares, as the scenarios use it.
@@ -145,7 +210,10 @@ pub struct SutProfile {
     pub block_bytes: u64,
     pub accepts_unsigned: bool,
     pub unmapped_especie: Option<u32>,
+    /// Longest wait for the SUT in a step.
     pub deadline: Duration,
+    /// Longest wait for the SUT's first call, before the first scenario.
+    pub preflight: Duration,
 }
 
 /// One request to the SUT's trigger.
@@ -170,8 +238,24 @@ pub struct TriggerRequest {
 pub enum TriggerOutcome {
     /// The SUT says it did it.
     Done,
-    /// The SUT says it would not (its own rules stopped it), with its words.
+    /// The SUT says it would not (its own rules stopped it) or could not, with its words.
     Declined(String),
+}
+
+/// The trigger did not give an answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TriggerFailure {
+    /// The trigger cannot be used as configured (no such command, the webhook unreachable or
+    /// failing): the target's configuration, not the SUT's behaviour.
+    #[error("gatilho mal configurado: {0}")]
+    Configuration(String),
+    /// The SUT's trigger did not finish in time: the SUT never confirmed it acted.
+    #[error("o gatilho {what} não terminou em {secs} s{}", if .output.is_empty() { String::new() } else { format!(" (saída até então: {})", .output) })]
+    TimedOut {
+        what: String,
+        secs: u64,
+        output: String,
+    },
 }
 
 /// How the harness reaches the SUT's trigger.
@@ -183,6 +267,8 @@ pub enum Trigger {
         send: String,
         return_: String,
         timeout: Duration,
+        /// Working directory of the command (the target file's folder).
+        dir: PathBuf,
     },
     Webhook {
         url: String,
@@ -193,8 +279,9 @@ pub enum Trigger {
 }
 
 impl Trigger {
+    /// The trigger of a target; a command runs in `dir`.
     #[must_use]
-    pub fn from_config(config: &TriggerConfig) -> Self {
+    pub fn from_config(config: &TriggerConfig, dir: &Path) -> Self {
         match config {
             TriggerConfig::None => Trigger::None,
             TriggerConfig::Command {
@@ -205,6 +292,7 @@ impl Trigger {
                 send: send.clone(),
                 return_: return_.clone(),
                 timeout: Duration::from_secs(*timeout_secs),
+                dir: dir.to_path_buf(),
             },
             TriggerConfig::Webhook { url, timeout_secs } => Trigger::Webhook {
                 url: url.clone(),
@@ -222,23 +310,25 @@ impl Trigger {
     /// Asks the SUT to act and waits until it says it is done.
     ///
     /// # Errors
-    /// The trigger itself failed (command not found, timeout, webhook unreachable): a harness
-    /// or configuration error, not a verdict on the SUT.
-    pub async fn fire(&self, request: &TriggerRequest) -> Result<TriggerOutcome, String> {
+    /// See [`TriggerFailure`]: a trigger that cannot be used, or one that did not finish.
+    pub async fn fire(&self, request: &TriggerRequest) -> Result<TriggerOutcome, TriggerFailure> {
         match self {
-            Trigger::None => Err("o alvo não tem gatilho".to_owned()),
+            Trigger::None => Err(TriggerFailure::Configuration(
+                "o alvo não tem gatilho".to_owned(),
+            )),
             Trigger::Builtin(agent) => fire_builtin(agent, request).await,
             Trigger::Command {
                 send,
                 return_,
                 timeout,
+                dir,
             } => {
                 let template = if request.acao == "enviar" {
                     send
                 } else {
                     return_
                 };
-                fire_command(template, request, *timeout).await
+                fire_command(template, request, *timeout, dir).await
             }
             Trigger::Webhook { url, timeout } => fire_webhook(url, request, *timeout).await,
             Trigger::Manual => fire_manual(request).await,
@@ -246,7 +336,10 @@ impl Trigger {
     }
 }
 
-async fn fire_builtin(agent: &Agent, request: &TriggerRequest) -> Result<TriggerOutcome, String> {
+async fn fire_builtin(
+    agent: &Agent,
+    request: &TriggerRequest,
+) -> Result<TriggerOutcome, TriggerFailure> {
     use pen_client::agent::AgentError;
     let result = if request.acao == "enviar" {
         agent
@@ -274,11 +367,16 @@ async fn fire_builtin(agent: &Agent, request: &TriggerRequest) -> Result<Trigger
         Err(AgentError::NotSendable(e)) => Ok(TriggerOutcome::Declined(e.to_string())),
         // The platform said no, or the network failed: what the wire shows is what counts.
         Err(AgentError::Platform(e)) => Ok(TriggerOutcome::Declined(e.to_string())),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(TriggerFailure::Configuration(e.to_string())),
     }
 }
 
-fn render(template: &str, request: &TriggerRequest) -> Result<String, String> {
+/// The command line of a template: every placeholder replaced by its value, quoted for `sh`
+/// (an empty value is `''`).
+///
+/// # Errors
+/// A value the shell cannot quote (a NUL byte).
+pub fn render(template: &str, request: &TriggerRequest) -> Result<String, String> {
     let quote = |value: &str| {
         shlex::try_quote(value)
             .map(std::borrow::Cow::into_owned)
@@ -314,65 +412,98 @@ async fn fire_command(
     template: &str,
     request: &TriggerRequest,
     timeout: Duration,
-) -> Result<TriggerOutcome, String> {
-    let command = render(template, request)?;
+    dir: &Path,
+) -> Result<TriggerOutcome, TriggerFailure> {
+    let command = render(template, request).map_err(TriggerFailure::Configuration)?;
     let child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(&command)
+        .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| format!("gatilho `{command}`: {e}"))?;
-    let output = tokio::time::timeout(timeout, child.wait_with_output())
-        .await
-        .map_err(|_| {
-            format!(
-                "gatilho `{command}` não terminou em {} s",
-                timeout.as_secs()
-            )
-        })?
-        .map_err(|e| format!("gatilho `{command}`: {e}"))?;
+        .map_err(|e| TriggerFailure::Configuration(format!("`{command}`: {e}")))?;
+    let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Ok(done) => done.map_err(|e| TriggerFailure::Configuration(format!("`{command}`: {e}")))?,
+        Err(_) => {
+            return Err(TriggerFailure::TimedOut {
+                what: format!("`{command}`"),
+                secs: timeout.as_secs(),
+                output: String::new(),
+            })
+        }
+    };
     if output.status.success() {
-        Ok(TriggerOutcome::Done)
-    } else {
-        let text = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-        Ok(TriggerOutcome::Declined(if text.is_empty() {
-            format!("saída {}", output.status)
-        } else {
-            text
-        }))
+        return Ok(TriggerOutcome::Done);
     }
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+    let stdout = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let said = if stderr.is_empty() { stdout } else { stderr };
+    // `sh` itself says so: the command is not there or not executable.
+    if matches!(output.status.code(), Some(126 | 127)) {
+        return Err(TriggerFailure::Configuration(format!(
+            "`{command}` ({}): {said}",
+            output.status
+        )));
+    }
+    Ok(TriggerOutcome::Declined(if said.is_empty() {
+        format!("`{command}` terminou com {}", output.status)
+    } else {
+        said
+    }))
 }
 
 async fn fire_webhook(
     url: &str,
     request: &TriggerRequest,
     timeout: Duration,
-) -> Result<TriggerOutcome, String> {
+) -> Result<TriggerOutcome, TriggerFailure> {
     let client = reqwest::Client::builder()
-        .timeout(timeout)
+        .no_proxy()
         .build()
-        .map_err(|e| e.to_string())?;
-    let response = client
-        .post(url)
-        .json(request)
-        .send()
-        .await
-        .map_err(|e| format!("gatilho {url}: {}", pen_client::error::chain(&e)))?;
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
+        .map_err(|e| TriggerFailure::Configuration(e.to_string()))?;
+    let sent = tokio::time::timeout(timeout, async {
+        let response = client.post(url).json(request).send().await?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        Ok::<_, reqwest::Error>((status, text))
+    })
+    .await;
+    let (status, text) = match sent {
+        Err(_) => {
+            return Err(TriggerFailure::TimedOut {
+                what: url.to_owned(),
+                secs: timeout.as_secs(),
+                output: String::new(),
+            })
+        }
+        Ok(Err(e)) => {
+            return Err(TriggerFailure::Configuration(format!(
+                "{url}: {}",
+                pen_client::error::chain(&e)
+            )))
+        }
+        Ok(Ok(answer)) => answer,
+    };
     if status.is_success() {
         Ok(TriggerOutcome::Done)
     } else if status.is_client_error() {
-        Ok(TriggerOutcome::Declined(text))
+        Ok(TriggerOutcome::Declined(if text.trim().is_empty() {
+            format!("{url} respondeu {status}")
+        } else {
+            text.trim().to_owned()
+        }))
     } else {
-        Err(format!("gatilho {url} respondeu {status}: {text}"))
+        Err(TriggerFailure::Configuration(format!(
+            "{url} respondeu {status}: {}",
+            text.trim()
+        )))
     }
 }
 
-async fn fire_manual(request: &TriggerRequest) -> Result<TriggerOutcome, String> {
+async fn fire_manual(request: &TriggerRequest) -> Result<TriggerOutcome, TriggerFailure> {
     let what = if request.acao == "enviar" {
         format!(
             "No sistema sob teste, envie o processo {} (amostra {}, arquivos em {}) para a unidade {}.",
@@ -396,8 +527,8 @@ async fn fire_manual(request: &TriggerRequest) -> Result<TriggerOutcome, String>
         std::io::stdin().read_line(&mut line).map(|_| line)
     })
     .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| TriggerFailure::Configuration(e.to_string()))?
+    .map_err(|e| TriggerFailure::Configuration(format!("console: {e}")))?;
     if line.trim().eq_ignore_ascii_case("não") || line.trim().eq_ignore_ascii_case("nao") {
         Ok(TriggerOutcome::Declined(
             "a pessoa informou que o sistema recusou".to_owned(),
@@ -407,24 +538,64 @@ async fn fire_manual(request: &TriggerRequest) -> Result<TriggerOutcome, String>
     }
 }
 
+/// The reference agent as the SUT: in process, with at most one defect, declaring a block and
+/// a size limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferenceTarget {
+    pub mutant: Option<Defect>,
+    /// Correct behaviours that differ from the reference's own (a recibo dated "now", retried
+    /// uploads).
+    pub quirks: std::collections::BTreeSet<Quirk>,
+    /// Its transfer block (parts above it), as a target declares `sut.block_bytes`.
+    pub block_bytes: u64,
+    /// Its component limit in MB, as a target declares `sut.max_document_mb`.
+    pub max_document_mb: u64,
+}
+
+impl Default for ReferenceTarget {
+    fn default() -> Self {
+        ReferenceTarget {
+            mutant: None,
+            quirks: std::collections::BTreeSet::new(),
+            block_bytes: crate::run::REFERENCE_BLOCK,
+            max_document_mb: crate::run::REFERENCE_MAX_MB,
+        }
+    }
+}
+
 /// What runs as the SUT.
 #[derive(Debug, Clone)]
 pub enum Target {
-    /// The reference agent in process, optionally with one defect.
-    Reference {
-        mutant: Option<Defect>,
-    },
-    External(Box<TargetConfig>),
+    /// The reference agent in process.
+    Reference(ReferenceTarget),
+    External(Box<LoadedTarget>),
 }
 
 impl Target {
+    /// The correct reference agent with its default declarations.
+    #[must_use]
+    pub fn reference() -> Self {
+        Target::Reference(ReferenceTarget::default())
+    }
+
+    /// The reference agent with one defect.
+    #[must_use]
+    pub fn mutant(defect: Defect) -> Self {
+        Target::Reference(ReferenceTarget {
+            mutant: Some(defect),
+            ..ReferenceTarget::default()
+        })
+    }
+
     /// For reports.
     #[must_use]
     pub fn label(&self) -> String {
         match self {
-            Target::Reference { mutant: None } => "reference".to_owned(),
-            Target::Reference { mutant: Some(d) } => format!("reference --mutant {d}"),
-            Target::External(c) => c.name.clone(),
+            Target::Reference(ReferenceTarget { mutant: None, .. }) => "reference".to_owned(),
+            Target::Reference(ReferenceTarget { mutant: Some(d), .. }) => {
+                format!("reference --mutant {d}")
+            }
+            Target::External(t) => t.config.name.clone(),
         }
     }
 }

@@ -25,7 +25,7 @@ async fn a_mixed_load_against_the_reference_completes_and_is_reported() {
         senders: 2,
         time_limit_secs: 120,
     };
-    let report = load::run(Target::Reference { mutant: None }, options, Some(5), &Quiet)
+    let report = load::run(Target::reference(), options, Some(5), &Quiet)
         .await
         .unwrap();
     assert_eq!(report.injected, 30, "{report:#?}");
@@ -64,7 +64,7 @@ async fn out_of_bounds_counts_are_refused() {
         count: load::MAX_COUNT + 1,
         ..LoadOptions::default()
     };
-    let err = load::run(Target::Reference { mutant: None }, options, None, &Quiet)
+    let err = load::run(Target::reference(), options, None, &Quiet)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("--count"), "{err}");

@@ -827,6 +827,7 @@ async fn pendentes(
     let list = match q.number::<u64>("aguardar")? {
         Some(seconds) => {
             let hold = Duration::from_secs(seconds).min(MAX_LONG_POLL);
+            record_waiting(&s, &caller, Operation::Pendentes, hold);
             s.platform
                 .wait_pendencias(&caller.spe, only_undelivered, hold)
                 .await
@@ -849,7 +850,19 @@ async fn long_poll(
     let hold = q.number::<u64>("aguardar")?.map_or(MAX_LONG_POLL, |secs| {
         Duration::from_secs(secs).min(MAX_LONG_POLL)
     });
+    record_waiting(&s, &caller, Operation::LongPoll, hold);
     Ok(json(&s.platform.next_pendencia(&caller.spe, hold).await))
+}
+
+/// A long-poll is journalled when it ends, which may be minutes away: that it began is its own
+/// entry, so that whoever reads the journal sees a client waiting on its feed now.
+fn record_waiting(s: &AppState, caller: &Caller, operation: Operation, hold: Duration) {
+    let event = crate::journal::Event::Waiting {
+        spe: caller.spe.id.clone(),
+        operation,
+        seconds: hold.as_secs(),
+    };
+    s.platform.journal().record(s.platform.clock().now(), event);
 }
 
 fn idt_of(text: &str) -> Result<Idt, ApiError> {

@@ -63,6 +63,13 @@ pub enum Event {
     },
     /// A connection that never got past the TLS handshake.
     HandshakeRefused { peer: String, reason: String },
+    /// An SPE opened a long-poll of its pending feed and waits (up to `seconds`); the request
+    /// itself is journalled when it answers.
+    Waiting {
+        spe: String,
+        operation: Operation,
+        seconds: u64,
+    },
 }
 
 /// A component named by a request: `IdentificacaoDeComponente`.
@@ -290,7 +297,7 @@ impl From<Actor> for ActorName {
 /// Which entries a journal query or wait asks for (the control plane's query parameters).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JournalQuery {
-    /// `request`, `state_change` or `handshake_refused`.
+    /// `request`, `state_change`, `handshake_refused` or `waiting`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -340,6 +347,7 @@ impl JournalQuery {
                 None,
             ),
             Event::HandshakeRefused { .. } => ("handshake_refused", None, None, None, None),
+            Event::Waiting { spe, .. } => ("waiting", Some(spe.as_str()), None, None, None),
         };
         self.kind.as_deref().is_none_or(|k| k == kind)
             && self.spe.as_deref().is_none_or(|s| Some(s) == spe)

@@ -1,8 +1,8 @@
 //! Live progress on the terminal while a run goes on, and its closing summary.
 //!
 //! One line per scenario as it finishes (`✔ pass`, `✘ fail`, `↷ skipped`, `! error`, id, title,
-//! duration); under a failure, indented step, expected, observed and rule lines; under a skip or
-//! an error, its reason or message. When stdout is a terminal a progress bar (indicatif) stays
+//! duration); under a failure, indented step, expected, observed and rule lines and the journal
+//! lines that show it; under a skip or an error, its reason or message. When stdout is a terminal a progress bar (indicatif) stays
 //! below those lines; otherwise (CI logs, pipes) only the plain lines are printed. Output errors
 //! (a closed pipe) are ignored: progress must never stop a run.
 //!
@@ -148,12 +148,15 @@ pub fn render_result(result: &ScenarioResult, color: bool) -> String {
             expected,
             observed,
             hint,
-            ..
+            evidence,
         } => {
             detail(&mut out, "passo:", step);
             detail(&mut out, "esperado:", expected);
             detail(&mut out, "observado:", observed);
             detail(&mut out, "regra:", hint);
+            if !evidence.is_empty() {
+                detail(&mut out, "diário:", &evidence.join("\n"));
+            }
         }
         Verdict::Skipped { reason } => detail(&mut out, "motivo:", reason),
         Verdict::Error { step, message } => {
