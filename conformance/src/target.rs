@@ -21,8 +21,9 @@
 //!   the status) is the reason shown in the verdict; 126/127 (not executable, not found) = the
 //!   target's configuration is wrong (exit code 2); not finished within `timeout_secs` = the SUT
 //!   did not confirm it acted: the step fails, the SUT's fault.
-//! - webhook: 2xx done; 4xx declined, the body is the reason; unreachable or 5xx = configuration
-//!   (exit code 2); no answer within `timeout_secs` = the step fails.
+//! - webhook: 2xx done; any other status = the SUT declined or could not, the body is the
+//!   reason; unreachable = configuration (exit code 2); no answer within `timeout_secs` = the
+//!   step fails.
 //! - manual: Enter = done; "não" = declined.
 
 use std::net::SocketAddr;
@@ -126,7 +127,8 @@ pub enum TriggerConfig {
         #[serde(default = "default_trigger_timeout")]
         timeout_secs: u64,
     },
-    /// `POST url` with a JSON body of the same fields; any 2xx means done.
+    /// `POST url` with a JSON body of the same fields; any 2xx means done, any other answer
+    /// declined (the body is the reason).
     Webhook {
         url: String,
         #[serde(default = "default_trigger_timeout")]
@@ -179,7 +181,9 @@ impl TargetConfig {
         }
         config.sut.pki_dir = normalise(&config.sut.pki_dir);
         if config.sut.deadline_secs == 0 {
-            return Err(error("sut.deadline_secs deve ser maior que zero".to_owned()));
+            return Err(error(
+                "sut.deadline_secs deve ser maior que zero".to_owned(),
+            ));
         }
         Ok(LoadedTarget { config, dir })
     }
@@ -245,8 +249,8 @@ pub enum TriggerOutcome {
 /// The trigger did not give an answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TriggerFailure {
-    /// The trigger cannot be used as configured (no such command, the webhook unreachable or
-    /// failing): the target's configuration, not the SUT's behaviour.
+    /// The trigger cannot be used as configured (no such command, the webhook unreachable):
+    /// the target's configuration, not the SUT's behaviour.
     #[error("gatilho mal configurado: {0}")]
     Configuration(String),
     /// The SUT's trigger did not finish in time: the SUT never confirmed it acted.
@@ -488,19 +492,15 @@ async fn fire_webhook(
         Ok(Ok(answer)) => answer,
     };
     if status.is_success() {
-        Ok(TriggerOutcome::Done)
-    } else if status.is_client_error() {
-        Ok(TriggerOutcome::Declined(if text.trim().is_empty() {
-            format!("{url} respondeu {status}")
-        } else {
-            text.trim().to_owned()
-        }))
-    } else {
-        Err(TriggerFailure::Configuration(format!(
-            "{url} respondeu {status}: {}",
-            text.trim()
-        )))
+        return Ok(TriggerOutcome::Done);
     }
+    // Any answer but a 2xx is the SUT saying it did not (its rules, or a failure of its own):
+    // its body is the reason. Only no answer at all is the configuration's fault.
+    Ok(TriggerOutcome::Declined(if text.trim().is_empty() {
+        format!("{url} respondeu {status}")
+    } else {
+        format!("{url} respondeu {status}: {}", text.trim())
+    }))
 }
 
 async fn fire_manual(request: &TriggerRequest) -> Result<TriggerOutcome, TriggerFailure> {
@@ -592,7 +592,9 @@ impl Target {
     pub fn label(&self) -> String {
         match self {
             Target::Reference(ReferenceTarget { mutant: None, .. }) => "reference".to_owned(),
-            Target::Reference(ReferenceTarget { mutant: Some(d), .. }) => {
+            Target::Reference(ReferenceTarget {
+                mutant: Some(d), ..
+            }) => {
                 format!("reference --mutant {d}")
             }
             Target::External(t) => t.config.name.clone(),

@@ -3,6 +3,7 @@
 // The whole binary is test code; a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod external;
 mod load;
 mod reports;
 mod scenarios;

@@ -35,7 +35,11 @@ fn every_shipped_scenario_parses_with_a_unique_id() {
         .collect();
     assert_eq!(
         unclaimed,
-        ["never-refuses", "never-posts-recibo", "never-fetches-recibo"]
+        [
+            "never-refuses",
+            "never-posts-recibo",
+            "never-fetches-recibo"
+        ]
     );
     for family in ["NRE", "tamanho", "assinatura", "interessado"] {
         assert!(all.iter().any(|s| s.family == family), "family {family}");

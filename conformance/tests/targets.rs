@@ -32,9 +32,19 @@ fn the_example_target_parses() {
     ));
     // Relative to the file, not to wherever the command runs.
     let examples = std::path::absolute(example().parent().unwrap()).unwrap();
-    assert_eq!(loaded.dir.canonicalize().unwrap(), examples.canonicalize().unwrap());
+    assert_eq!(
+        loaded.dir.canonicalize().unwrap(),
+        examples.canonicalize().unwrap()
+    );
     assert!(config.sut.pki_dir.is_absolute());
-    assert!(config.sut.pki_dir.ends_with("ci/examples/pen-conformance-pki"), "{:?}", config.sut.pki_dir);
+    assert!(
+        config
+            .sut
+            .pki_dir
+            .ends_with("ci/examples/pen-conformance-pki"),
+        "{:?}",
+        config.sut.pki_dir
+    );
 }
 
 #[test]
@@ -51,7 +61,11 @@ fn a_bad_target_names_what_is_wrong() {
     let err = TargetConfig::load(&path).unwrap_err().to_string();
     assert!(err.contains("deadline_secs"), "{err}");
     let minimal = dir.path().join("m.toml");
-    std::fs::write(&minimal, "name = \"mínimo\"\n[sut]\npki_dir = \"../pki/./a\"\n").unwrap();
+    std::fs::write(
+        &minimal,
+        "name = \"mínimo\"\n[sut]\npki_dir = \"../pki/./a\"\n",
+    )
+    .unwrap();
     let loaded = TargetConfig::load(&minimal).unwrap();
     assert_eq!(loaded.config.trigger, TriggerConfig::None);
     assert!(!Trigger::from_config(&loaded.config.trigger, &loaded.dir).available());
@@ -94,7 +108,10 @@ async fn a_command_trigger_gets_quoted_values_and_its_exit_status_counts() {
         here.path(),
     );
     assert_eq!(
-        trigger.fire(&request("00394.000101/2025-61")).await.unwrap(),
+        trigger
+            .fire(&request("00394.000101/2025-61"))
+            .await
+            .unwrap(),
         TriggerOutcome::Done
     );
     // A value that would break out of the quotes stays one argument.
@@ -125,7 +142,10 @@ async fn a_trigger_that_cannot_run_or_never_ends_says_so_at_once() {
         panic!("a trigger past its timeout is a timeout");
     };
     assert!(started.elapsed() < Duration::from_secs(10));
-    assert!(failure.to_string().contains("não terminou em 1 s"), "{failure}");
+    assert!(
+        failure.to_string().contains("não terminou em 1 s"),
+        "{failure}"
+    );
 }
 
 #[tokio::test]
@@ -133,13 +153,18 @@ async fn a_webhook_declines_with_its_body_and_fails_unreachable() {
     use axum::routing::post;
     let app = axum::Router::new().route(
         "/gatilho",
-        post(|axum::Json(body): axum::Json<serde_json::Value>| async move {
-            if body["acao"] == "enviar" && body["nup"] == "recusa" {
-                (axum::http::StatusCode::UNPROCESSABLE_ENTITY, "Interessados do processo recusa não informados.".to_owned())
-            } else {
-                (axum::http::StatusCode::OK, String::new())
-            }
-        }),
+        post(
+            |axum::Json(body): axum::Json<serde_json::Value>| async move {
+                if body["acao"] == "enviar" && body["nup"] == "recusa" {
+                    (
+                        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                        "Interessados do processo recusa não informados.".to_owned(),
+                    )
+                } else {
+                    (axum::http::StatusCode::OK, String::new())
+                }
+            },
+        ),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/gatilho", listener.local_addr().unwrap());
@@ -151,10 +176,15 @@ async fn a_webhook_declines_with_its_body_and_fails_unreachable() {
         },
         std::path::Path::new("."),
     );
-    assert_eq!(webhook.fire(&request("ok")).await.unwrap(), TriggerOutcome::Done);
+    assert_eq!(
+        webhook.fire(&request("ok")).await.unwrap(),
+        TriggerOutcome::Done
+    );
     assert_eq!(
         webhook.fire(&request("recusa")).await.unwrap(),
-        TriggerOutcome::Declined("Interessados do processo recusa não informados.".into())
+        TriggerOutcome::Declined(format!(
+            "{url} respondeu 422 Unprocessable Entity: Interessados do processo recusa não informados."
+        ))
     );
     let nobody = Trigger::from_config(
         &TriggerConfig::Webhook {

@@ -93,9 +93,9 @@ pub(crate) fn line(entry: &Entry) -> String {
             fault,
             ..
         } => {
-            let who = spe.clone().unwrap_or_else(|| {
-                format!("certificado não registrado (CN={common_name})")
-            });
+            let who = spe
+                .clone()
+                .unwrap_or_else(|| format!("certificado não registrado (CN={common_name})"));
             let short = path
                 .strip_prefix(pen_protocol::BASE_PATH)
                 .map_or_else(|| path.clone(), |rest| format!("…/{rest}"));

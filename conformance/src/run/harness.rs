@@ -100,9 +100,9 @@ impl Harness {
     /// How long a step waits for the SUT: the target's deadline, or the scenario's when it
     /// asks for more.
     pub(crate) fn deadline(&self, scenario: &Scenario) -> Duration {
-        scenario
-            .deadline_secs
-            .map_or(self.sut.deadline, |s| Duration::from_secs(s).max(self.sut.deadline))
+        scenario.deadline_secs.map_or(self.sut.deadline, |s| {
+            Duration::from_secs(s).max(self.sut.deadline)
+        })
     }
 
     pub(crate) fn sut_org(&self) -> &str {
@@ -184,9 +184,7 @@ impl Harness {
         let mut refused = Vec::new();
         for e in &all {
             match &e.event {
-                Event::Request { spe: Some(s), .. } | Event::Waiting { spe: s, .. }
-                    if s == sut =>
-                {
+                Event::Request { spe: Some(s), .. } | Event::Waiting { spe: s, .. } if s == sut => {
                     calls += 1;
                     last = Some(e);
                 }
@@ -319,7 +317,10 @@ impl Harness {
                 opened = self.opened_for(protocolo, except, after).await?;
             }
             if let Some(idt) = opened {
-                if self.reached(idt, Situacao::ComponentesEnviadosRemetente, after).await?.is_some()
+                if self
+                    .reached(idt, Situacao::ComponentesEnviadosRemetente, after)
+                    .await?
+                    .is_some()
                 {
                     let now = self.situacao(idt).await;
                     return Ok(match now {

@@ -49,7 +49,11 @@ pub(crate) struct Setup {
     _sut_state: Option<tempfile::TempDir>,
 }
 
-pub(crate) fn client_from_pki(pki: &Path, org: &str, base_url: &str) -> Result<Client, HarnessError> {
+pub(crate) fn client_from_pki(
+    pki: &Path,
+    org: &str,
+    base_url: &str,
+) -> Result<Client, HarnessError> {
     let identity = std::fs::read(pki.join(format!("orgs/{org}/identity.pem")))
         .map_err(harness("identidade"))
         .and_then(|pem| Identity::from_pem(&pem).map_err(harness("identidade")))?;
@@ -78,7 +82,10 @@ pub(crate) fn target_pki(target: &LoadedTarget) -> Result<PkiManifest, HarnessEr
             dir.display()
         ))
     })?;
-    if manifest.organisation(&target.config.sut.organisation).is_none() {
+    if manifest
+        .organisation(&target.config.sut.organisation)
+        .is_none()
+    {
         return Err(HarnessError(format!(
             "a PKI em {} não tem identidade para {}",
             dir.display(),
@@ -130,7 +137,8 @@ pub fn print_configuration(target: &LoadedTarget, base_url: &str) {
     );
     println!(
         "  PEM com chave cifrada:       {} (senha pen-local)",
-        pki.join(format!("orgs/{org}/identity-encrypted.pem")).display()
+        pki.join(format!("orgs/{org}/identity-encrypted.pem"))
+            .display()
     );
     println!(
         "  PKCS#12 (senha pen-local):   {}",
@@ -185,7 +193,10 @@ struct Platform {
 
 /// A platform kept up by `pen-conformance serve` for this target, when one answers at its
 /// control address with the target's PKI.
-async fn attached(target: &LoadedTarget, manifest: &PkiManifest) -> Result<Option<Platform>, HarnessError> {
+async fn attached(
+    target: &LoadedTarget,
+    manifest: &PkiManifest,
+) -> Result<Option<Platform>, HarnessError> {
     let simulator = &target.config.simulator;
     let control = ControlClient::plain(format!("http://{}/control/", simulator.control_addr))
         .map_err(harness("plano de controle"))?;
@@ -197,7 +208,9 @@ async fn attached(target: &LoadedTarget, manifest: &PkiManifest) -> Result<Optio
         .spe(org)
         .await
         .map_err(harness("plano de controle"))?;
-    let expected = manifest.organisation(org).map(|o| &o.files.sha1_fingerprint);
+    let expected = manifest
+        .organisation(org)
+        .map(|o| &o.files.sha1_fingerprint);
     if registered.as_ref().map(|s| &s.sha1_fingerprint) != expected {
         return Err(HarnessError(format!(
             "a plataforma em {} não usa a PKI de {} (o certificado de {org} registrado nela é outro): pare-a ou aponte o alvo para a mesma pki_dir",
@@ -269,7 +282,10 @@ pub async fn serve(
     )
     .await?;
     print_configuration(target, &platform.base_url);
-    println!("  plano de controle:           {}", platform.control.base_url());
+    println!(
+        "  plano de controle:           {}",
+        platform.control.base_url()
+    );
     println!("A plataforma fica no ar até Ctrl-C; `pen-conformance run` com este alvo a usa.");
     simulator
         .run_until(shutdown)
@@ -365,7 +381,11 @@ impl Setup {
                 policy.max_document_mb = Some(reference.max_document_mb);
                 let running = RunningAgent::start(
                     AgentConfig {
-                        client: client_from_pki(&pki_dir, &profile.organisation, &platform.base_url)?,
+                        client: client_from_pki(
+                            &pki_dir,
+                            &profile.organisation,
+                            &platform.base_url,
+                        )?,
                         unit: profile.unidade.clone(),
                         policy,
                         defects: reference.mutant.iter().copied().collect(),
@@ -453,10 +473,8 @@ pub(crate) async fn preflight(h: &Harness) -> Result<(), HarnessError> {
             Event::Request { spe: Some(s), .. } | Event::Waiting { spe: s, .. } if *s == sut => {
                 return Ok(())
             }
-            Event::Request { spe: None, .. } | Event::HandshakeRefused { .. } => {
-                if seen.len() < 5 {
-                    seen.push(evidence::line(&entry));
-                }
+            Event::Request { spe: None, .. } | Event::HandshakeRefused { .. } if seen.len() < 5 => {
+                seen.push(evidence::line(&entry));
             }
             _ => {}
         }

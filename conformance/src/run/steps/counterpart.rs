@@ -141,7 +141,10 @@ impl StepCtx<'_> {
     ) -> StepResult {
         let h = self.h;
         let t = get(named, tramite)?.clone();
-        let status = h.situacao(t.idt).await.unwrap_or(Situacao::ComponentesEnviadosRemetente);
+        let status = h
+            .situacao(t.idt)
+            .await
+            .unwrap_or(Situacao::ComponentesEnviadosRemetente);
         if matches!(
             status,
             Situacao::Cancelado | Situacao::CanceladoAutomaticamente
@@ -163,29 +166,27 @@ impl StepCtx<'_> {
             .activity(0)
             .last()
             .map_or(0, |logged| logged.seq);
-        let _ = h
+        let _ = h.counterpart.handle(Pendencia { idt: t.idt, status }).await;
+        let outcome = h
             .counterpart
-            .handle(Pendencia {
-                idt: t.idt,
-                status,
-            })
-            .await;
-        let outcome = h.counterpart.activity(since).into_iter().find_map(|l| match l.event {
-            Event::Received { idt, .. } if idt == t.idt => Some(Handled::Received),
-            Event::Refused {
-                idt,
-                justificativa,
-                motivo,
-                ..
-            } if idt == t.idt => Some(Handled::Refused(motivo, justificativa)),
-            Event::Failed {
-                idt: Some(idt),
-                during,
-                error,
-                ..
-            } if idt == t.idt => Some(Handled::Failed(format!("{during}: {error}"))),
-            _ => None,
-        });
+            .activity(since)
+            .into_iter()
+            .find_map(|l| match l.event {
+                Event::Received { idt, .. } if idt == t.idt => Some(Handled::Received),
+                Event::Refused {
+                    idt,
+                    justificativa,
+                    motivo,
+                    ..
+                } if idt == t.idt => Some(Handled::Refused(motivo, justificativa)),
+                Event::Failed {
+                    idt: Some(idt),
+                    during,
+                    error,
+                    ..
+                } if idt == t.idt => Some(Handled::Failed(format!("{during}: {error}"))),
+                _ => None,
+            });
         match outcome {
             Some(Handled::Received) => Ok(()),
             Some(Handled::Refused(motivo, justificativa)) => {
@@ -255,7 +256,10 @@ impl StepCtx<'_> {
                     .fail(
                         Some(t.idt),
                         "um trâmite que a contraparte possa recusar",
-                        format!("o trâmite foi para {} antes da recusa", evidence::situacao(s)),
+                        format!(
+                            "o trâmite foi para {} antes da recusa",
+                            evidence::situacao(s)
+                        ),
                         self.rule(),
                     )
                     .await),

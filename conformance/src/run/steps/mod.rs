@@ -41,7 +41,10 @@ pub(crate) struct StepCtx<'a> {
     pub(crate) deadline: Instant,
 }
 
-pub(crate) fn get<'n>(named: &'n HashMap<String, Named>, name: &str) -> Result<&'n Named, StepError> {
+pub(crate) fn get<'n>(
+    named: &'n HashMap<String, Named>,
+    name: &str,
+) -> Result<&'n Named, StepError> {
     named
         .get(name)
         .ok_or_else(|| StepError::Harness(format!("trâmite \"{name}\" não foi criado")))
@@ -152,7 +155,9 @@ impl StepCtx<'_> {
                 name,
                 alter,
             } => self.counterpart_injects(named, fixture, name, alter).await,
-            Step::CounterpartReceives { tramite } => self.counterpart_receives(named, tramite).await,
+            Step::CounterpartReceives { tramite } => {
+                self.counterpart_receives(named, tramite).await
+            }
             Step::CounterpartRefuses { tramite, motivo } => {
                 self.counterpart_refuses(named, tramite, motivo).await
             }
@@ -184,9 +189,7 @@ impl StepCtx<'_> {
                 self.sut_sends(named, fixture, name, *anexo, again.as_deref())
                     .await
             }
-            Step::SutSendFails { fixture, name } => {
-                self.sut_send_fails(named, fixture, name).await
-            }
+            Step::SutSendFails { fixture, name } => self.sut_send_fails(named, fixture, name).await,
             Step::SutRefusesToSend { fixture } => self.sut_refuses_to_send(fixture).await,
             Step::SutReturns { tramite, name } => self.sut_returns(named, tramite, name).await,
             Step::SameNre { tramite, as_in } => self.same_nre(named, tramite, as_in).await,

@@ -71,7 +71,8 @@ impl StepCtx<'_> {
                     after: self.mark,
                     ..JournalQuery::default()
                 },
-                self.deadline.saturating_duration_since(std::time::Instant::now()),
+                self.deadline
+                    .saturating_duration_since(std::time::Instant::now()),
             )
             .await?;
         if rejected.is_some() {
@@ -102,11 +103,7 @@ impl StepCtx<'_> {
     }
 
     pub(super) async fn advance_clock(&self, days: u64) -> StepResult {
-        Ok(self
-            .h
-            .control
-            .advance(Advance { days, seconds: 0 })
-            .await?)
+        Ok(self.h.control.advance(Advance { days, seconds: 0 }).await?)
     }
 }
 
@@ -114,11 +111,11 @@ impl StepCtx<'_> {
 mod tests {
     #[test]
     fn a_scenario_fault_reads_as_the_control_planes() {
-        let table: toml::Table =
-            toml::from_str("type = \"error\"\nstatus = 503\npath_contains = \"componentes-a-enviar\"")
-                .unwrap();
-        let spec: pen_simulator::faults::FaultSpec =
-            toml::Value::Table(table).try_into().unwrap();
+        let table: toml::Table = toml::from_str(
+            "type = \"error\"\nstatus = 503\npath_contains = \"componentes-a-enviar\"",
+        )
+        .unwrap();
+        let spec: pen_simulator::faults::FaultSpec = toml::Value::Table(table).try_into().unwrap();
         assert_eq!(spec.path_contains.as_deref(), Some("componentes-a-enviar"));
         assert_eq!(spec.times, None);
     }

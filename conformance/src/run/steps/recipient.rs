@@ -103,18 +103,27 @@ impl StepCtx<'_> {
         } else {
             format!(
                 "recusar{}",
-                motivo.map(|m| format!(" com motivo {m}")).unwrap_or_default()
+                motivo
+                    .map(|m| format!(" com motivo {m}"))
+                    .unwrap_or_default()
             )
         };
         match (conclude, concluded, refused) {
             (true, true, _) => Ok(()),
             (false, _, true) => match motivo {
                 Some(want) if m.as_deref() != Some(want) => Err(self
-                    .fail(Some(t.idt), wanted, refusal_text, self.scenario.spec.clone())
+                    .fail(
+                        Some(t.idt),
+                        wanted,
+                        refusal_text,
+                        self.scenario.spec.clone(),
+                    )
                     .await),
                 _ => Ok(()),
             },
-            (true, _, true) => Err(self.fail(Some(t.idt), wanted, refusal_text, self.rule()).await),
+            (true, _, true) => Err(self
+                .fail(Some(t.idt), wanted, refusal_text, self.rule())
+                .await),
             (false, true, _) => Err(self
                 .fail(
                     Some(t.idt),
@@ -167,7 +176,11 @@ impl StepCtx<'_> {
                 )
                 .await);
         }
-        let listed: BTreeSet<&String> = recibo.recibo.hashes_dos_componentes_digitais.iter().collect();
+        let listed: BTreeSet<&String> = recibo
+            .recibo
+            .hashes_dos_componentes_digitais
+            .iter()
+            .collect();
         let downloaded: BTreeSet<&String> = inspected.downloaded.iter().collect();
         if listed != downloaded {
             return Err(self
@@ -192,7 +205,11 @@ impl StepCtx<'_> {
                 .await);
         };
         let Some(four) = h
-            .reached(t.idt, Situacao::ComponentesRecebidosDestinatario, self.begun)
+            .reached(
+                t.idt,
+                Situacao::ComponentesRecebidosDestinatario,
+                self.begun,
+            )
             .await?
         else {
             return Err(StepError::Harness(format!(
@@ -259,7 +276,11 @@ impl StepCtx<'_> {
     }
 
     /// Parts never larger than the block the SUT declared.
-    pub(super) async fn within_block(&self, idt: pen_protocol::ids::Idt, largest: u64) -> StepResult {
+    pub(super) async fn within_block(
+        &self,
+        idt: pen_protocol::ids::Idt,
+        largest: u64,
+    ) -> StepResult {
         let block = self.h.sut.block_bytes;
         if largest <= block {
             return Ok(());

@@ -33,7 +33,11 @@ fn error_code(entry: &Entry) -> Option<&str> {
 impl StepCtx<'_> {
     /// Fires the trigger; a trigger that cannot be used is the harness's configuration error,
     /// one that does not finish is the SUT's failure to confirm it acted.
-    async fn fire(&self, request: &TriggerRequest, expected: &str) -> Result<TriggerOutcome, StepError> {
+    async fn fire(
+        &self,
+        request: &TriggerRequest,
+        expected: &str,
+    ) -> Result<TriggerOutcome, StepError> {
         match self.h.trigger.fire(request).await {
             Ok(outcome) => Ok(outcome),
             Err(e @ TriggerFailure::Configuration(_)) => Err(StepError::Harness(e.to_string())),
@@ -85,8 +89,18 @@ impl StepCtx<'_> {
     }
 
     /// The verdict on a send the SUT did not complete.
-    async fn not_sent(&self, expected: String, said: &TriggerOutcome, found: SutTramite, hint: &str) -> StepError {
-        let opened = self.h.sut_requests(None, self.mark).await.unwrap_or_default();
+    async fn not_sent(
+        &self,
+        expected: String,
+        said: &TriggerOutcome,
+        found: SutTramite,
+        hint: &str,
+    ) -> StepError {
+        let opened = self
+            .h
+            .sut_requests(None, self.mark)
+            .await
+            .unwrap_or_default();
         let refused_open: Vec<&Entry> = opened
             .iter()
             .filter(|e| opening(e) && error_code(e).is_some())
@@ -167,13 +181,22 @@ impl StepCtx<'_> {
             TriggerOutcome::Done => self.deadline,
         };
         let except = earlier.as_ref().map(|e| e.idt);
-        match self.h.sut_tramite(&protocolo, except, self.mark, until).await? {
+        match self
+            .h
+            .sut_tramite(&protocolo, except, self.mark, until)
+            .await?
+        {
             SutTramite::Sent(t) if said == TriggerOutcome::Done => {
                 named.insert(name.to_owned(), t);
                 Ok(())
             }
             other => Err(self
-                .not_sent(expected(&protocolo), &said, other, "docs/protocol/rest-v3.md §6.1")
+                .not_sent(
+                    expected(&protocolo),
+                    &said,
+                    other,
+                    "docs/protocol/rest-v3.md §6.1",
+                )
                 .await),
         }
     }
@@ -201,7 +224,8 @@ impl StepCtx<'_> {
                     after: self.mark,
                     ..Default::default()
                 },
-                self.deadline.saturating_duration_since(std::time::Instant::now()),
+                self.deadline
+                    .saturating_duration_since(std::time::Instant::now()),
             )
             .await?;
         let Some(Event::StateChange { idt, .. }) = opened.map(|e| e.event) else {
@@ -276,7 +300,10 @@ impl StepCtx<'_> {
             TriggerOutcome::Declined(_) => std::time::Instant::now(),
             TriggerOutcome::Done => self.deadline,
         };
-        match h.sut_tramite(&t.protocolo, Some(t.idt), self.mark, until).await? {
+        match h
+            .sut_tramite(&t.protocolo, Some(t.idt), self.mark, until)
+            .await?
+        {
             SutTramite::Sent(back) if said == TriggerOutcome::Done => {
                 named.insert(name.to_owned(), back);
                 Ok(())
