@@ -210,10 +210,13 @@ pub async fn prepare_download(
     let ticket = created.ticket_para_envio_de_componentes_digitais;
     let body = futures_util::stream::iter([Ok::<_, Infallible>(bytes.clone())]);
     let staged = state.blobs.stage(body, size).await?;
-    state
-        .platform
-        .accept_component(&sender, ticket, &hash, &protocolo, staged.hash, staged.len)?;
-    state.blobs.commit(staged).await?;
+    let arrival = pen_simulator::intake::Arrival {
+        spe: &sender,
+        ticket,
+        hash: &hash,
+        protocolo: &protocolo,
+    };
+    pen_simulator::intake::accept(&state.platform, &state.blobs, arrival, staged).await?;
     Ok(Prepared {
         idt: created.idt,
         hash,

@@ -4,10 +4,17 @@
 //! `blobs/<hex sha-256>`. Chunked uploads write each part at its offset into one staging file per
 //! (ticket, hash). Downloads stream a byte range as base64 text in 3-byte-aligned chunks, so the
 //! concatenation of the chunks is the base64 of the range.
+//!
+//! Bytes become readable ([`BlobStore::commit`]) *before* the platform is told about them, so
+//! that nothing the feed shows can be missing here; the [`Committed`] guard then either keeps
+//! them or, when the platform refused after all, removes what this upload added and no one else
+//! holds. A [`Staged`] upload that is never committed removes itself when dropped.
 
+use std::collections::HashMap;
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -35,12 +42,126 @@ pub enum BlobError {
     Body(String),
 }
 
-/// Bytes written to a staging file, with their hash and length.
+/// Bytes written to a staging file, with their hash and length. Dropped without
+/// [`BlobStore::commit`], an upload's staging file is removed; an assembled chunked upload's
+/// file stays, because its parts are the platform's record of that upload and may be corrected
+/// and signalled again.
 #[derive(Debug)]
 pub struct Staged {
     path: PathBuf,
     pub hash: ComponentHash,
     pub len: u64,
+    /// Whether dropping this removes the file; false once committed, and for assembled parts.
+    owned: bool,
+}
+
+impl Staged {
+    fn upload(path: PathBuf, hash: ComponentHash, len: u64) -> Self {
+        Staged {
+            path,
+            hash,
+            len,
+            owned: true,
+        }
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.owned {
+            // A synchronous unlink: Drop cannot await, and removing one directory entry does not
+            // hold the thread for any time that matters.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// A file being written that is not a [`Staged`] yet.
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Uploads of one hash between [`BlobStore::commit`] and the platform's answer.
+#[derive(Debug)]
+struct Pin {
+    count: usize,
+    /// The file did not exist when the first of these uploads committed: removing it when all
+    /// of them are refused takes away only what they added.
+    fresh: bool,
+}
+
+/// Bytes made readable by [`BlobStore::commit`], waiting for the platform's decision. Dropped
+/// without a decision (a cancelled request), the bytes stay: a file too many is harmless, a file
+/// too few is what this guard exists to prevent.
+#[derive(Debug)]
+#[must_use = "tell the store whether the platform kept the component"]
+pub struct Committed<'a> {
+    store: &'a BlobStore,
+    hash: ComponentHash,
+    decided: bool,
+}
+
+impl Committed<'_> {
+    /// The platform accepted the component: the bytes are its from now on.
+    pub fn keep(mut self) {
+        self.decided = true;
+        self.store.unpin(&self.hash, None);
+    }
+
+    /// The platform refused the component. Removes the file when this was the last upload of
+    /// the hash in flight, the file was added by these uploads, and `still_held` (asked with no
+    /// other commit of the hash able to start) says no trâmite holds the hash.
+    pub fn abandon(mut self, still_held: impl FnOnce() -> bool) {
+        self.decided = true;
+        self.store.unpin(&self.hash, Some(Box::new(still_held)));
+    }
+}
+
+impl Drop for Committed<'_> {
+    fn drop(&mut self) {
+        if !self.decided {
+            self.store.unpin(&self.hash, None);
+        }
+    }
+}
+
+/// Where commits wait while a test holds them ([`BlobStore::hold_commits`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct Gate {
+    held: bool,
+    waiting: usize,
+}
+
+/// Holds every commit before its bytes become readable, until released or dropped: the moment
+/// between "staged and hashed" and "readable" made observable, for tests of what a fast reader
+/// sees in between.
+#[derive(Debug)]
+pub struct CommitHold {
+    gate: tokio::sync::watch::Sender<Gate>,
+}
+
+impl CommitHold {
+    /// Resolves once `commits` commits are waiting at the hold.
+    pub async fn reached(&self, commits: usize) {
+        let mut gate = self.gate.subscribe();
+        // The hold owns a sender, so the channel cannot close while this waits.
+        let _ = gate.wait_for(|g| g.waiting >= commits).await;
+    }
+
+    /// Lets the held commits (and any later one) through.
+    pub fn release(self) {}
+}
+
+impl Drop for CommitHold {
+    fn drop(&mut self) {
+        self.gate.send_modify(|g| g.held = false);
+    }
 }
 
 /// The component store.
@@ -50,6 +171,8 @@ pub struct BlobStore {
     /// Keeps a temporary root alive (and removes it) for the store's lifetime.
     _temporary: Option<tempfile::TempDir>,
     next_staging: AtomicU64,
+    pins: Mutex<HashMap<ComponentHash, Pin>>,
+    gate: tokio::sync::watch::Sender<Gate>,
 }
 
 impl BlobStore {
@@ -77,6 +200,8 @@ impl BlobStore {
             root: root.to_path_buf(),
             _temporary: None,
             next_staging: AtomicU64::new(0),
+            pins: Mutex::new(HashMap::new()),
+            gate: tokio::sync::watch::channel(Gate::default()).0,
         })
     }
 
@@ -114,45 +239,107 @@ impl BlobStore {
     {
         let path = self.staging_path();
         let mut file = File::create(&path).await?;
+        // Removed unless it becomes a `Staged`: an upload abandoned mid-stream (its request
+        // dropped, its body failed or too large) leaves no file behind.
+        let mut writing = RemoveOnDrop(Some(path));
         let mut hasher = ComponentHasher::new();
-        let outcome = async {
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| BlobError::Body(e.to_string()))?;
-                if hasher.len() + chunk.len() as u64 > limit {
-                    return Err(BlobError::TooLarge { limit });
-                }
-                hasher.update(&chunk);
-                file.write_all(&chunk).await?;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| BlobError::Body(e.to_string()))?;
+            if hasher.len() + chunk.len() as u64 > limit {
+                return Err(BlobError::TooLarge { limit });
             }
-            file.flush().await?;
-            Ok(())
+            hasher.update(&chunk);
+            file.write_all(&chunk).await?;
         }
-        .await;
-        drop(file);
-        if let Err(e) = outcome {
-            let _ = fs::remove_file(&path).await;
-            return Err(e);
-        }
+        file.flush().await?;
+        let path = writing.0.take().unwrap_or_default();
         let len = hasher.len();
-        Ok(Staged {
-            path,
-            hash: hasher.finish(),
-            len,
-        })
+        Ok(Staged::upload(path, hasher.finish(), len))
     }
 
-    /// Keeps staged bytes as the component they hash to.
+    /// Makes staged bytes readable as the component they hash to, before anyone is told about
+    /// them; the guard carries the platform's decision back ([`Committed::keep`] or
+    /// [`Committed::abandon`]). Bytes already stored under that hash (another trâmite's) are
+    /// left as they are and the staged copy is dropped.
     ///
     /// # Errors
-    /// I/O errors.
-    pub async fn commit(&self, staged: Staged) -> Result<(), BlobError> {
-        fs::rename(&staged.path, self.blob_path(&staged.hash)).await?;
-        Ok(())
+    /// I/O errors (the staged bytes are then removed, unless they are assembled parts).
+    pub async fn commit(&self, mut staged: Staged) -> Result<Committed<'_>, BlobError> {
+        let hash = staged.hash;
+        let target = self.blob_path(&hash);
+        {
+            let mut pins = self.pins.lock().unwrap_or_else(PoisonError::into_inner);
+            let pin = pins.entry(hash).or_insert(Pin {
+                count: 0,
+                fresh: false,
+            });
+            if pin.count == 0 {
+                pin.fresh = !target.is_file();
+            }
+            pin.count += 1;
+        }
+        // From here on the pin is the guard's: every exit below goes through its Drop.
+        let committed = Committed {
+            store: self,
+            hash,
+            decided: false,
+        };
+        self.wait_at_gate().await;
+        if fs::try_exists(&target).await? {
+            staged.owned = true;
+        } else {
+            fs::rename(&staged.path, &target).await?;
+            staged.owned = false;
+        }
+        drop(staged);
+        Ok(committed)
     }
 
-    /// Throws staged bytes away.
-    pub async fn discard(&self, staged: Staged) {
-        let _ = fs::remove_file(&staged.path).await;
+    fn unpin(&self, hash: &ComponentHash, refused: Option<Box<dyn FnOnce() -> bool + '_>>) {
+        let mut pins = self.pins.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(pin) = pins.get_mut(hash) else {
+            return;
+        };
+        pin.count -= 1;
+        if pin.count > 0 {
+            return;
+        }
+        let fresh = pin.fresh;
+        pins.remove(hash);
+        if let Some(still_held) = refused {
+            // Decided under the lock: a commit of the same hash cannot start between the look
+            // and the removal, and none is in flight (the count is zero), so `still_held` sees
+            // every trâmite that could hold these bytes.
+            if fresh && !still_held() {
+                let _ = std::fs::remove_file(self.blob_path(hash));
+            }
+        }
+    }
+
+    /// Holds every commit before its bytes become readable until the returned hold is released
+    /// (for tests).
+    pub fn hold_commits(&self) -> CommitHold {
+        self.gate.send_modify(|g| g.held = true);
+        CommitHold {
+            gate: self.gate.clone(),
+        }
+    }
+
+    async fn wait_at_gate(&self) {
+        struct Waiting<'a>(&'a tokio::sync::watch::Sender<Gate>);
+        impl Drop for Waiting<'_> {
+            // Also when the request is dropped while it waits.
+            fn drop(&mut self) {
+                self.0.send_modify(|g| g.waiting -= 1);
+            }
+        }
+        let mut gate = self.gate.subscribe();
+        if !gate.borrow_and_update().held {
+            return;
+        }
+        self.gate.send_modify(|g| g.waiting += 1);
+        let _waiting = Waiting(&self.gate);
+        let _ = gate.wait_for(|g| !g.held).await;
     }
 
     /// Copies a staged part into the (ticket, hash) assembly file at its offset.
@@ -181,7 +368,7 @@ impl BlobStore {
             Ok::<_, BlobError>(())
         }
         .await;
-        self.discard(staged).await;
+        drop(staged);
         result
     }
 
@@ -216,6 +403,7 @@ impl BlobStore {
             path,
             hash: hasher.finish(),
             len,
+            owned: false,
         })
     }
 
@@ -252,5 +440,117 @@ impl BlobStore {
                 )))
             },
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pen_protocol::hash::hash_bytes;
+
+    async fn staged(store: &BlobStore, bytes: &'static [u8]) -> Staged {
+        let body = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(
+            Bytes::from_static(bytes),
+        )]);
+        store.stage(body, u64::MAX).await.unwrap()
+    }
+
+    fn staging_is_empty(store: &BlobStore) -> bool {
+        std::fs::read_dir(store.root.join("staging"))
+            .unwrap()
+            .next()
+            .is_none()
+    }
+
+    #[tokio::test]
+    async fn staged_bytes_never_committed_leave_nothing() {
+        let store = BlobStore::temporary().unwrap();
+        drop(staged(&store, b"dropped").await);
+        let failing =
+            futures_util::stream::iter([Ok(Bytes::from_static(b"half")), Err("peer went away")]);
+        assert!(store.stage(failing, u64::MAX).await.is_err());
+        let large = futures_util::stream::iter([Ok::<_, &str>(Bytes::from_static(b"12345"))]);
+        assert!(matches!(
+            store.stage(large, 4).await,
+            Err(BlobError::TooLarge { limit: 4 })
+        ));
+        assert!(staging_is_empty(&store));
+    }
+
+    #[tokio::test]
+    async fn committed_bytes_are_readable_before_the_decision() {
+        let store = BlobStore::temporary().unwrap();
+        let committed = store.commit(staged(&store, b"abc").await).await.unwrap();
+        assert!(store.contains(&hash_bytes(b"abc")));
+        committed.keep();
+        assert!(store.contains(&hash_bytes(b"abc")));
+        assert!(staging_is_empty(&store));
+    }
+
+    #[tokio::test]
+    async fn a_refusal_removes_only_what_it_added() {
+        let store = BlobStore::temporary().unwrap();
+        let hash = hash_bytes(b"abc");
+        store
+            .commit(staged(&store, b"abc").await)
+            .await
+            .unwrap()
+            .abandon(|| false);
+        assert!(!store.contains(&hash), "added by the refused upload");
+
+        store
+            .commit(staged(&store, b"abc").await)
+            .await
+            .unwrap()
+            .keep();
+        store
+            .commit(staged(&store, b"abc").await)
+            .await
+            .unwrap()
+            .abandon(|| false);
+        assert!(store.contains(&hash), "there before the refused upload");
+        assert!(staging_is_empty(&store));
+    }
+
+    #[tokio::test]
+    async fn a_refusal_leaves_bytes_another_upload_of_the_hash_is_committing() {
+        let store = BlobStore::temporary().unwrap();
+        let hash = hash_bytes(b"abc");
+        let refused = store.commit(staged(&store, b"abc").await).await.unwrap();
+        let accepted = store.commit(staged(&store, b"abc").await).await.unwrap();
+        refused.abandon(|| false);
+        assert!(store.contains(&hash));
+        accepted.keep();
+        assert!(store.contains(&hash));
+
+        // Both refused: the last one out removes the file, unless a trâmite holds it.
+        let first = store.commit(staged(&store, b"xyz").await).await.unwrap();
+        let second = store.commit(staged(&store, b"xyz").await).await.unwrap();
+        first.abandon(|| false);
+        second.abandon(|| true);
+        assert!(store.contains(&hash_bytes(b"xyz")), "a trâmite holds it");
+        let third = store.commit(staged(&store, b"123").await).await.unwrap();
+        let fourth = store.commit(staged(&store, b"123").await).await.unwrap();
+        third.abandon(|| false);
+        fourth.abandon(|| false);
+        assert!(!store.contains(&hash_bytes(b"123")));
+    }
+
+    #[tokio::test]
+    async fn a_held_commit_is_not_readable_until_released() {
+        let store = std::sync::Arc::new(BlobStore::temporary().unwrap());
+        let hold = store.hold_commits();
+        let committing = tokio::spawn({
+            let store = store.clone();
+            async move {
+                let staged = staged(&store, b"held").await;
+                store.commit(staged).await.map(Committed::keep)
+            }
+        });
+        hold.reached(1).await;
+        assert!(!store.contains(&hash_bytes(b"held")));
+        hold.release();
+        committing.await.unwrap().unwrap();
+        assert!(store.contains(&hash_bytes(b"held")));
     }
 }

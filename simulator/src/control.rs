@@ -445,18 +445,19 @@ async fn inject(State(s): State<Arc<AppState>>, Json(body): Json<Injection>) -> 
             Ok(staged) => staged,
             Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         };
-        match s
-            .platform
-            .accept_component(&spe, ticket, &hash, &protocolo, staged.hash, staged.len)
-        {
-            Ok(()) => {
-                if let Err(e) = s.blobs.commit(staged).await {
-                    return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-                }
+        let arrival = crate::intake::Arrival {
+            spe: &spe,
+            ticket,
+            hash: &hash,
+            protocolo: &protocolo,
+        };
+        match crate::intake::accept(&s.platform, &s.blobs, arrival, staged).await {
+            Ok(()) => {}
+            Err(crate::intake::IntakeError::Refused(e)) => {
+                return (StatusCode::UNPROCESSABLE_ENTITY, Json(e.body())).into_response()
             }
-            Err(e) => {
-                s.blobs.discard(staged).await;
-                return (StatusCode::UNPROCESSABLE_ENTITY, Json(e.body())).into_response();
+            Err(crate::intake::IntakeError::Store(e)) => {
+                return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
             }
         }
     }

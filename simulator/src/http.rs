@@ -40,6 +40,7 @@ use serde::Serialize;
 
 use crate::blobs::{BlobError, BlobStore, Staged};
 use crate::faults::{FaultKind, Faults, Target};
+use crate::intake::{self, Arrival, IntakeError};
 use crate::journal::{ComponentRef, Operation};
 use crate::platform::{Platform, PlatformError, StructureQuery, TramiteQuery, UnitFilter};
 use crate::registry::Spe;
@@ -83,6 +84,15 @@ impl From<BlobError> for ApiError {
                 tracing::error!(error = %io, "component storage failed");
                 api(ErrorKind::ServicoIndisponivel, &[])
             }
+        }
+    }
+}
+
+impl From<IntakeError> for ApiError {
+    fn from(e: IntakeError) -> Self {
+        match e {
+            IntakeError::Refused(refused) => ApiError(refused),
+            IntakeError::Store(store) => store.into(),
         }
     }
 }
@@ -632,9 +642,8 @@ async fn read_form(
                         .blobs
                         .stage(Box::pin(field.map(|c| c.map_err(|e| e.body_text()))), limit)
                         .await?;
-                    if let Some(previous) = form.conteudo.replace(staged) {
-                        s.blobs.discard(previous).await;
-                    }
+                    // A second `conteudo` replaces the first, whose staged file goes with it.
+                    form.conteudo = Some(staged);
                 }
                 Some("hashDoComponenteDigital") => form.hash = Some(text_field(field).await?),
                 Some("protocolo") => form.protocolo = Some(text_field(field).await?),
@@ -647,13 +656,8 @@ async fn read_form(
         Ok::<_, ApiError>(())
     }
     .await;
-    if let Err(e) = result {
-        if let Some(staged) = form.conteudo.take() {
-            s.blobs.discard(staged).await;
-        }
-        return Err(e);
-    }
-    Ok(form)
+    // On an error the form, and any staged `conteudo` with it, is dropped.
+    result.map(|()| form)
 }
 
 fn required(value: Option<String>, name: &str) -> Result<String, ApiError> {
@@ -666,6 +670,7 @@ fn required(value: Option<String>, name: &str) -> Result<String, ApiError> {
 }
 
 async fn multipart_of(req: Request, s: &Shared) -> Result<Multipart, ApiError> {
+    let req = req.map(crate::multipart::settled);
     Multipart::from_request(req, s).await.map_err(|e| {
         api(
             ErrorKind::RequisicaoInvalida,
@@ -690,36 +695,16 @@ async fn upload_whole(
             &[("detalhe", "parte conteudo não informada")],
         ));
     };
-    let checked = (|| {
-        Ok::<_, ApiError>((
-            required(form.hash, "hashDoComponenteDigital")?,
-            required(form.protocolo, "protocolo")?,
-        ))
-    })();
-    let (hash, protocolo) = match checked {
-        Ok(v) => v,
-        Err(e) => {
-            s.blobs.discard(staged).await;
-            return Err(e);
-        }
-    };
-    match s.platform.accept_component(
-        &caller.spe,
+    let hash = required(form.hash, "hashDoComponenteDigital")?;
+    let protocolo = required(form.protocolo, "protocolo")?;
+    let arrival = Arrival {
+        spe: &caller.spe,
         ticket,
-        &hash,
-        &protocolo,
-        staged.hash,
-        staged.len,
-    ) {
-        Ok(()) => {
-            s.blobs.commit(staged).await?;
-            Ok(StatusCode::OK.into_response())
-        }
-        Err(e) => {
-            s.blobs.discard(staged).await;
-            Err(e.into())
-        }
-    }
+        hash: &hash,
+        protocolo: &protocolo,
+    };
+    intake::accept(&s.platform, &s.blobs, arrival, staged).await?;
+    Ok(StatusCode::OK.into_response())
 }
 
 async fn upload_part(
@@ -761,13 +746,7 @@ async fn upload_part(
         })?;
         Ok((hash, parsed))
     })();
-    let (hash, parsed) = match checked {
-        Ok(v) => v,
-        Err(e) => {
-            s.blobs.discard(staged).await;
-            return Err(e);
-        }
-    };
+    let (hash, parsed) = checked?;
     s.blobs.place_part(ticket, &parsed, range, staged).await?;
     s.platform.record_part(ticket, &hash, range);
     Ok(StatusCode::OK.into_response())
@@ -794,20 +773,14 @@ async fn finish_parts(
         )
     })?;
     let assembled = s.blobs.assembled(ticket, &parsed, size).await?;
-    match s.platform.accept_component(
-        &caller.spe,
+    let arrival = Arrival {
+        spe: &caller.spe,
         ticket,
-        &hash,
-        &protocolo,
-        assembled.hash,
-        assembled.len,
-    ) {
-        Ok(()) => {
-            s.blobs.commit(assembled).await?;
-            Ok(StatusCode::OK.into_response())
-        }
-        Err(e) => Err(e.into()),
-    }
+        hash: &hash,
+        protocolo: &protocolo,
+    };
+    intake::accept(&s.platform, &s.blobs, arrival, assembled).await?;
+    Ok(StatusCode::OK.into_response())
 }
 
 // ---------------------------------------------------------------------- feed and reads

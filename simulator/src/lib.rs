@@ -10,6 +10,8 @@
 //! - [`platform`] — the platform's rules over the store: opening, uploads, feed, reads,
 //!   receipts, refusal, cancellation, the automatic cancellation timer.
 //! - [`blobs`] — component bytes, content-addressed, staged while they stream.
+//! - [`intake`] — staged bytes to an accepted component, readable before the feed shows it;
+//!   [`multipart`] — upload bodies as the form parser can read them safely.
 //! - [`registry`] — registered SPEs, structures and the reference tables.
 //! - [`journal`] — what every party did ([`journal::Operation`] of each request, situação
 //!   changes, refused handshakes), bounded.
@@ -28,7 +30,9 @@ pub mod control;
 pub mod control_client;
 pub mod faults;
 pub mod http;
+pub mod intake;
 pub mod journal;
+pub mod multipart;
 pub mod pki;
 pub mod platform;
 pub mod registry;

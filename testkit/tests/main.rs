@@ -23,4 +23,5 @@ mod quirks;
 mod reproduction;
 mod samples;
 mod trigger;
+mod uploads;
 mod wire;

@@ -980,12 +980,13 @@ impl<S: Store> Platform<S> {
         Ok(size)
     }
 
-    /// Accepts a component whose bytes were hashed while they streamed. Moves every trâmite of
-    /// the ticket that now has all its components to situação 2.
+    /// Whether [`Platform::accept_component`] would take these bytes now: the answer it would
+    /// give, without changing anything. Asked before the bytes are committed, so that a refused
+    /// upload never reaches the component store.
     ///
     /// # Errors
     /// Size or hash mismatch, and the errors of [`Platform::upload_target`].
-    pub fn accept_component(
+    pub fn check_component(
         &self,
         spe: &Spe,
         ticket: Ticket,
@@ -1010,6 +1011,26 @@ impl<S: Store> Platform<S> {
                 &[("calculado", &computed.to_base64()), ("hash", hash)],
             ));
         }
+        Ok(())
+    }
+
+    /// Accepts a component whose bytes were hashed while they streamed and are already readable
+    /// in the component store: moving a trâmite to situação 2 puts it in the recipient's feed,
+    /// and a recipient may download the instant it sees it. Moves every trâmite of the ticket
+    /// that now has all its components to situação 2.
+    ///
+    /// # Errors
+    /// As [`Platform::check_component`] (checked again: the trâmite may have moved since).
+    pub fn accept_component(
+        &self,
+        spe: &Spe,
+        ticket: Ticket,
+        hash: &str,
+        protocolo: &str,
+        computed: ComponentHash,
+        len: u64,
+    ) -> Result<()> {
+        self.check_component(spe, ticket, hash, protocolo, computed, len)?;
         let now = self.clock.now();
         self.with_state(now, |state| {
             state.parts.remove(&(ticket, hash.to_owned()));
@@ -1031,6 +1052,18 @@ impl<S: Store> Platform<S> {
             }
         });
         Ok(())
+    }
+
+    /// Whether some trâmite received a component with this hash (its bytes must stay).
+    #[must_use]
+    pub fn holds_component(&self, hash: &ComponentHash) -> bool {
+        let hash = hash.to_base64();
+        self.store.with(|state| {
+            state
+                .tramites
+                .values()
+                .any(|r| r.received.contains(&hash))
+        })
     }
 
     /// 1 → 2: freeze what the recipient must download and sign the recibo de envio.
