@@ -66,11 +66,19 @@ impl Staged {
     }
 }
 
+impl Staged {
+    /// Removes the file off the runtime's threads (a large file can take a while to unlink).
+    async fn remove(mut self) {
+        if std::mem::take(&mut self.owned) {
+            let _ = fs::remove_file(&self.path).await;
+        }
+    }
+}
+
 impl Drop for Staged {
     fn drop(&mut self) {
         if self.owned {
-            // A synchronous unlink: Drop cannot await, and removing one directory entry does not
-            // hold the thread for any time that matters.
+            // Only on the paths that give up on an upload; Drop cannot await.
             let _ = std::fs::remove_file(&self.path);
         }
     }
@@ -287,11 +295,11 @@ impl BlobStore {
         self.wait_at_gate().await;
         if fs::try_exists(&target).await? {
             staged.owned = true;
+            staged.remove().await;
         } else {
             fs::rename(&staged.path, &target).await?;
             staged.owned = false;
         }
-        drop(staged);
         Ok(committed)
     }
 
@@ -368,7 +376,7 @@ impl BlobStore {
             Ok::<_, BlobError>(())
         }
         .await;
-        drop(staged);
+        staged.remove().await;
         result
     }
 
