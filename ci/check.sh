@@ -37,6 +37,17 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 step "tests"
 cargo test --locked --workspace
 
+step "the harness: the suite ten times in a row, every mutant caught, the user's path"
+mkdir -p target/ci
+# Any non-zero exit (a failure, a harness error) in any of the ten runs fails CI.
+if ! cargo run --locked -q -p pen-conformance -- run --repeat 10 >target/ci/repeat.log 2>&1; then
+  tail -80 target/ci/repeat.log
+  exit 1
+fi
+grep -E '^(10 execuções|Resumo)' target/ci/repeat.log
+cargo run --locked -q -p pen-conformance -- mutants
+bash ci/user-path.sh
+
 step "docs (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps
 

@@ -45,8 +45,9 @@ enum Command {
         #[arg(long)]
         target_config: PathBuf,
     },
-    /// Run the suite against every mutant of the reference agent and print which scenarios
-    /// catch each one (exit 1 if a mutant goes uncaught).
+    /// Run the suite against every mutant of the reference agent that a scenario claims and
+    /// print which scenarios catch each one (exit 1 if a claim does not hold, 2 on a harness
+    /// error).
     Mutants {
         #[arg(long)]
         seed: Option<u64>,
@@ -403,9 +404,11 @@ async fn mutants(seed: Option<u64>) -> ExitCode {
     match run::mutants(seed).await {
         Ok(all) => {
             let mut uncaught = false;
+            let mut errors_seen = 0;
             println!("mutante                    cenários que o detectam");
             for (defect, caught, report) in &all {
                 let errors = report.totals().errors;
+                errors_seen += errors;
                 uncaught |= caught.is_empty();
                 println!(
                     "{:<26} {}{}",
@@ -421,6 +424,15 @@ async fn mutants(seed: Option<u64>) -> ExitCode {
                         String::new()
                     }
                 );
+                for r in report
+                    .results
+                    .iter()
+                    .filter(|r| r.verdict.label() == "error")
+                {
+                    if let pen_conformance::verdict::Verdict::Error { message, .. } = &r.verdict {
+                        println!("{:<26}   ! {}: {message}", "", r.id);
+                    }
+                }
                 let declared: Vec<&str> = scenarios
                     .iter()
                     .filter(|s| s.catches.iter().any(|c| c == defect.name()))
@@ -433,7 +445,10 @@ async fn mutants(seed: Option<u64>) -> ExitCode {
                     }
                 }
             }
-            if uncaught {
+            if errors_seen > 0 {
+                // A sweep with harness errors says nothing about the mutants it touched.
+                ExitCode::from(2)
+            } else if uncaught {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS

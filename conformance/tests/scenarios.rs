@@ -69,3 +69,72 @@ fn the_suite_version_names_the_harness_and_the_scenarios() {
     assert!(v.starts_with(env!("CARGO_PKG_VERSION")), "{v}");
     assert!(v.contains("+cenarios."), "{v}");
 }
+
+/// Every section a verdict or a scenario cites (`docs/protocol/rest-v3.md §6.1`, and the
+/// `§7.2` after it) exists in the protocol reference shipped in the repository.
+#[test]
+fn every_cited_section_of_the_protocol_reference_exists() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut texts: Vec<(String, String)> = Vec::new();
+    for (path, bytes) in pen_fixtures::files("scenarios") {
+        texts.push((path.to_owned(), String::from_utf8_lossy(bytes).into_owned()));
+    }
+    let mut sources = vec![root.join("conformance/src")];
+    while let Some(dir) = sources.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                texts.push((
+                    path.display().to_string(),
+                    std::fs::read_to_string(&path).unwrap(),
+                ));
+            }
+        }
+    }
+    let headings = |file: &str| -> Vec<String> {
+        std::fs::read_to_string(root.join("docs/protocol").join(file))
+            .unwrap_or_else(|e| panic!("docs/protocol/{file}: {e}"))
+            .lines()
+            .filter(|l| l.starts_with('#'))
+            .map(|l| l.trim_start_matches('#').trim().to_owned())
+            .collect()
+    };
+    let mut cited = 0;
+    for (origin, text) in &texts {
+        for (i, _) in text.match_indices("docs/protocol/") {
+            let rest = &text[i + "docs/protocol/".len()..];
+            let Some(file) = rest.split_whitespace().next() else {
+                continue;
+            };
+            let file = file.trim_end_matches(|c: char| !c.is_alphanumeric());
+            if !file.ends_with(".md") {
+                continue;
+            }
+            let known = headings(file);
+            // Up to the next file named, or the end of the sentence.
+            let segment = rest[file.len()..]
+                .split("docs/protocol/")
+                .next()
+                .unwrap_or_default()
+                .split(['"', ':'])
+                .next()
+                .unwrap_or_default();
+            for (j, _) in segment.match_indices('§') {
+                let number: String = segment[j + '§'.len_utf8()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.')
+                    .collect();
+                let number = number.trim_end_matches('.');
+                assert!(
+                    known.iter().any(|h| h.starts_with(&format!("{number} "))
+                        || h.starts_with(&format!("{number}. "))),
+                    "{origin}: docs/protocol/{file} §{number} does not exist"
+                );
+                cited += 1;
+            }
+        }
+    }
+    assert!(cited > 40, "{cited} citations found");
+}
