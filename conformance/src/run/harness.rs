@@ -211,6 +211,38 @@ impl Harness {
         note
     }
 
+    /// The first request of the SUT after `after` (about `idt`, when given) that `wanted`
+    /// accepts, waiting up to the deadline: a request is journalled once it is answered, after
+    /// the situação change it caused.
+    pub(crate) async fn wait_request(
+        &self,
+        idt: Option<Idt>,
+        after: u64,
+        deadline: Instant,
+        wanted: impl Fn(&Entry) -> bool,
+    ) -> Result<Option<Entry>, StepError> {
+        let mut query = JournalQuery {
+            kind: Some("request".to_owned()),
+            spe: Some(self.sut.organisation.clone()),
+            idt: idt.map(|i| i.0),
+            after,
+            ..JournalQuery::default()
+        };
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Some(entry) = self.control.wait(&query, left).await? else {
+                return Ok(None);
+            };
+            query.after = entry.seq;
+            if wanted(&entry) {
+                return Ok(Some(entry));
+            }
+            if left.is_zero() {
+                return Ok(None);
+            }
+        }
+    }
+
     /// Waits until the SUT, after journal entry `after`, calls the platform about something
     /// other than `idt` or waits on its feed again: it has moved on from that trâmite. `false`
     /// at the deadline.

@@ -357,10 +357,8 @@ impl StepCtx<'_> {
             )
         };
         let first = h
-            .sut_requests(Some(t.idt), self.begun)
-            .await?
-            .into_iter()
-            .find(|e| concluding(e));
+            .wait_request(Some(t.idt), self.begun, self.deadline, concluding)
+            .await?;
         if let Some(first) = &first {
             h.moved_on(t.idt, first.seq, self.deadline).await?;
         }

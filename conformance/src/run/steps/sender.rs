@@ -343,17 +343,32 @@ impl StepCtx<'_> {
         let h = self.h;
         let t = get(named, tramite)?.clone();
         let ticket = h.inspect(t.idt).await?.ticket;
+        let of_ticket = |entry: &Entry| match &entry.event {
+            Event::Request { operation, .. } => operation.ticket() == Some(ticket),
+            _ => false,
+        };
+        // The end-of-parts signal is journalled once answered, after the situação 2 it caused.
+        let _ = h
+            .wait_request(None, self.begun, self.deadline, |e| {
+                of_ticket(e)
+                    && matches!(
+                        &e.event,
+                        Event::Request {
+                            operation: Operation::FinishParts { .. }
+                                | Operation::UploadWhole { .. },
+                            ..
+                        }
+                    )
+            })
+            .await?;
         let uploads = h.sut_requests(None, self.begun).await?;
         let mut parts = 0usize;
         let mut largest = 0u64;
         let mut signalled = false;
-        for entry in &uploads {
+        for entry in uploads.iter().filter(|e| of_ticket(e)) {
             let Event::Request { operation, .. } = &entry.event else {
                 continue;
             };
-            if operation.ticket() != Some(ticket) {
-                continue;
-            }
             match operation {
                 Operation::UploadPart { range, .. } => {
                     parts += 1;
@@ -387,10 +402,7 @@ impl StepCtx<'_> {
         let t = get(named, tramite)?.clone();
         let fetched = self
             .h
-            .sut_requests(Some(t.idt), self.begun)
-            .await?
-            .iter()
-            .any(|e| {
+            .wait_request(Some(t.idt), self.begun, self.deadline, |e| {
                 matches!(
                     &e.event,
                     Event::Request {
@@ -399,15 +411,19 @@ impl StepCtx<'_> {
                         ..
                     }
                 )
-            });
-        if fetched {
+            })
+            .await?;
+        if fetched.is_some() {
             return Ok(());
         }
         Err(self
             .fail(
                 Some(t.idt),
                 "GET tramites/{IDT}/recibo-de-envio depois do envio, para verificar a assinatura da plataforma",
-                "o SUT não obteve o recibo de envio",
+                format!(
+                    "o SUT não obteve o recibo de envio em {} s",
+                    self.h.deadline(self.scenario).as_secs()
+                ),
                 "docs/protocol/rest-v3.md §6.1 passo 7; §7.2",
             )
             .await)
