@@ -11,9 +11,12 @@
 //! - [`target`] — the SUT: the reference agent or a `target.toml`, and its trigger.
 //! - [`run`] — the runner: platform, counterpart, SUT, one function per step, verdicts.
 //! - [`verdict`] — verdicts, scenario results and the run report every format renders.
+//! - [`homologacao`] — `pen-conformance homologacao`: the platform's three minimum requirements
+//!   (R1–R3) checked as the PEN team checks them, then the production risks.
 //! - [`load`] — `pen-conformance load`: the SUT's receive throughput, measured from the journal.
 //! - [`report`] — console progress and the JUnit, JSON and HTML files (and the load run's).
 
+pub mod homologacao;
 pub mod load;
 pub mod report;
 pub mod run;

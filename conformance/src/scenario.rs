@@ -193,6 +193,19 @@ pub enum Step {
     },
     /// The counterpart cancels what it sent.
     CounterpartCancels { tramite: String },
+    /// The counterpart sends a sample the SUT must refuse by what it declares: every espécie
+    /// replaced by the one it does not map, else a component over its limit; with neither
+    /// declared and a person at the trigger, the sample as it is, and the person is asked to
+    /// refuse it.
+    CounterpartSendsRefusable {
+        fixture: String,
+        #[serde(rename = "as")]
+        name: String,
+    },
+    /// The counterpart, as sender, fetches the SUT's recibo de conclusão (5 → 6).
+    CounterpartFetchesReceipt { tramite: String },
+    /// The counterpart, as sender, acknowledges the SUT's refusal (8 → 9).
+    CounterpartAcknowledges { tramite: String },
     /// The SUT must conclude its side as a sender: fetch the recibo de conclusão (6).
     SutFetchesReceipt { tramite: String },
     /// The SUT must acknowledge the refusal (9).
@@ -261,6 +274,15 @@ impl Step {
                 format!("contraparte devolve {tramite} ({name})")
             }
             Step::CounterpartCancels { tramite } => format!("contraparte cancela {tramite}"),
+            Step::CounterpartSendsRefusable { fixture, name } => {
+                format!("contraparte envia {fixture} para ser recusado ({name})")
+            }
+            Step::CounterpartFetchesReceipt { tramite } => {
+                format!("contraparte obtém o recibo de conclusão de {tramite}")
+            }
+            Step::CounterpartAcknowledges { tramite } => {
+                format!("contraparte dá ciência da recusa de {tramite}")
+            }
             Step::SutFetchesReceipt { tramite } => {
                 format!("SUT obtém o recibo de conclusão de {tramite}")
             }
@@ -312,6 +334,9 @@ impl Scenario {
                 {
                     out.insert("espécie não mapeada declarada");
                 }
+                Step::CounterpartSendsRefusable { .. } => {
+                    out.insert("uma recusa provocável");
+                }
                 _ => {}
             }
         }
@@ -331,8 +356,23 @@ pub enum ScenarioError {
 /// # Errors
 /// A file that does not parse, a duplicate id, a step naming a trâmite no earlier step created.
 pub fn load_all() -> Result<Vec<Scenario>, ScenarioError> {
+    load_dir("scenarios")
+}
+
+/// The homologation rehearsal's requirements (`homologacao/*.toml`, in the same format), in
+/// their order (R1, R2, R3).
+///
+/// # Errors
+/// As [`load_all`].
+pub fn load_requirements() -> Result<Vec<Scenario>, ScenarioError> {
+    let mut all = load_dir("homologacao")?;
+    all.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(all)
+}
+
+fn load_dir(dir: &str) -> Result<Vec<Scenario>, ScenarioError> {
     let mut out = Vec::new();
-    for (path, bytes) in pen_fixtures::files("scenarios") {
+    for (path, bytes) in pen_fixtures::files(dir) {
         out.push(parse(path, &String::from_utf8_lossy(bytes))?);
     }
     let mut ids = BTreeSet::new();
@@ -367,6 +407,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
                 ..
             } => (vec![earlier], Some(name)),
             Step::CounterpartSends { name, .. }
+            | Step::CounterpartSendsRefusable { name, .. }
             | Step::CounterpartInjects { name, .. }
             | Step::SutSendFails { name, .. }
             | Step::SutSends { name, .. } => (vec![], Some(name)),
@@ -385,6 +426,8 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             | Step::CounterpartReceives { tramite }
             | Step::CounterpartRefuses { tramite, .. }
             | Step::CounterpartCancels { tramite }
+            | Step::CounterpartFetchesReceipt { tramite }
+            | Step::CounterpartAcknowledges { tramite }
             | Step::SutFetchesReceipt { tramite }
             | Step::SutAcknowledges { tramite }
             | Step::SutLeavesAlone { tramite }
@@ -414,12 +457,15 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     Ok(scenario)
 }
 
-/// The suite's version: the harness version and a digest of the scenario files, so that two
-/// reports with the same version ran the same scenarios.
+/// The suite's version: the harness version and a digest of the scenario and requirement
+/// files, so that two reports with the same version ran the same scenarios.
 #[must_use]
 pub fn suite_version() -> String {
     let mut all = Vec::new();
-    for (path, bytes) in pen_fixtures::files("scenarios") {
+    for (path, bytes) in pen_fixtures::files("scenarios")
+        .into_iter()
+        .chain(pen_fixtures::files("homologacao"))
+    {
         all.extend_from_slice(path.as_bytes());
         all.extend_from_slice(bytes);
     }

@@ -223,7 +223,7 @@ pub struct SutProfile {
 /// One request to the SUT's trigger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TriggerRequest {
-    /// `enviar` or `devolver`.
+    /// `enviar` or `devolver`; `recusar` only to a person (manual trigger).
     pub acao: &'static str,
     pub cenario: String,
     /// Sample name (send).
@@ -235,6 +235,9 @@ pub struct TriggerRequest {
     /// Folder with the sample's metadata and files (external targets).
     pub pasta: Option<PathBuf>,
     pub anexo_bytes: Option<u64>,
+    /// The trâmite a `recusar` is about (manual trigger only: a person is asked to refuse it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idt: Option<u64>,
 }
 
 /// What the trigger said.
@@ -504,22 +507,26 @@ async fn fire_webhook(
 }
 
 async fn fire_manual(request: &TriggerRequest) -> Result<TriggerOutcome, TriggerFailure> {
-    let what = if request.acao == "enviar" {
-        format!(
-            "No sistema sob teste, envie o processo {} (amostra {}, arquivos em {}) para a unidade {}.",
+    let what = match request.acao {
+        "enviar" => format!(
+            "Envie o processo {} para a unidade {} pelo Tramita.gov.br.\n>>> Os metadados e os arquivos estão em {} (processo.json ou documento.json e um arquivo por componente).\n>>> Depois, no sistema: o envio externo consta como concluído, com o recibo de conclusão da unidade de destino.",
             request.nup,
-            request.fixture.as_deref().unwrap_or_default(),
+            request.destino,
             request
                 .pasta
                 .as_ref()
                 .map_or_else(String::new, |p| p.display().to_string()),
+        ),
+        "recusar" => format!(
+            "Recuse o processo recebido {} (IDT {}), informando o motivo e a justificativa.\n>>> Depois, no sistema: o processo não foi incluído na unidade {}, e a recusa consta no trâmite.",
+            request.nup,
+            request.idt.map_or_else(String::new, |i| i.to_string()),
             request.destino
-        )
-    } else {
-        format!(
-            "No sistema sob teste, devolva o processo {} para a unidade {}.",
+        ),
+        _ => format!(
+            "Devolva o processo {} para a unidade {} pelo Tramita.gov.br (com o mesmo NRE com que ele chegou).\n>>> Depois, no sistema: o envio externo consta como concluído.",
             request.nup, request.destino
-        )
+        ),
     };
     println!("\n>>> [{}] {what}\n>>> Tecle Enter quando terminar (ou escreva \"não\" se o sistema recusou).", request.cenario);
     let line = tokio::task::spawn_blocking(|| {

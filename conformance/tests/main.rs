@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod external;
+mod homologacao;
 mod load;
 mod reports;
 mod scenarios;

@@ -76,7 +76,10 @@ fn the_suite_version_names_the_harness_and_the_scenarios() {
 fn every_cited_section_of_the_protocol_reference_exists() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut texts: Vec<(String, String)> = Vec::new();
-    for (path, bytes) in pen_fixtures::files("scenarios") {
+    for (path, bytes) in pen_fixtures::files("scenarios")
+        .into_iter()
+        .chain(pen_fixtures::files("homologacao"))
+    {
         texts.push((path.to_owned(), String::from_utf8_lossy(bytes).into_owned()));
     }
     let mut sources = vec![root.join("conformance/src")];

@@ -84,6 +84,7 @@ fn request(nup: &str) -> TriggerRequest {
         nup: nup.into(),
         pasta: Some("/tmp/uma pasta com espaços".into()),
         anexo_bytes: None,
+        idt: None,
     }
 }
 

@@ -15,8 +15,8 @@
 //! - `evidence` — journal entries as a person reads them.
 //! - [`mutants`] — the suite against each deliberately broken reference agent.
 
-mod evidence;
-mod harness;
+pub(crate) mod evidence;
+pub(crate) mod harness;
 pub mod mutants;
 pub mod setup;
 mod steps;
@@ -77,7 +77,7 @@ impl RunOptions {
     }
 }
 
-fn clock_seed() -> u64 {
+pub(crate) fn clock_seed() -> u64 {
     u64::try_from(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -87,7 +87,7 @@ fn clock_seed() -> u64 {
 }
 
 /// The scenarios a run asks for, in the suite's order.
-fn selected(only: &[String]) -> Result<Vec<Scenario>, HarnessError> {
+pub(crate) fn selected(only: &[String]) -> Result<Vec<Scenario>, HarnessError> {
     let mut scenarios =
         crate::scenario::load_all().map_err(|e| HarnessError(format!("cenários: {e}")))?;
     if !only.is_empty() {
@@ -139,6 +139,14 @@ pub async fn run(options: RunOptions, progress: &dyn Progress) -> Result<RunRepo
 }
 
 async fn run_scenario(harness: Arc<Harness>, scenario: Scenario) -> ScenarioResult {
+    run_scenario_named(harness, scenario).await.0
+}
+
+/// A scenario's result and the trâmites its steps named.
+pub(crate) async fn run_scenario_named(
+    harness: Arc<Harness>,
+    scenario: Scenario,
+) -> (ScenarioResult, HashMap<String, harness::Named>) {
     let started = Instant::now();
     let base = ScenarioResult {
         id: scenario.id.clone(),
@@ -150,8 +158,8 @@ async fn run_scenario(harness: Arc<Harness>, scenario: Scenario) -> ScenarioResu
         duration_ms: 0,
         steps: Vec::new(),
     };
-    let (verdict, steps) = if let Some(reason) = steps::skip_reason(&harness, &scenario) {
-        (Verdict::Skipped { reason }, Vec::new())
+    let (verdict, steps, named) = if let Some(reason) = steps::skip_reason(&harness, &scenario) {
+        (Verdict::Skipped { reason }, Vec::new(), HashMap::new())
     } else {
         // Own task (a panic is an error verdict) and an overall limit (a hang is one too).
         let limit = harness.deadline(&scenario)
@@ -165,6 +173,7 @@ async fn run_scenario(harness: Arc<Harness>, scenario: Scenario) -> ScenarioResu
                     message: format!("o harness falhou: {join}"),
                 },
                 Vec::new(),
+                HashMap::new(),
             ),
             Err(_) => (
                 Verdict::Error {
@@ -172,6 +181,7 @@ async fn run_scenario(harness: Arc<Harness>, scenario: Scenario) -> ScenarioResu
                     message: format!("o cenário não terminou em {} s", limit.as_secs()),
                 },
                 Vec::new(),
+                HashMap::new(),
             ),
         }
     };
@@ -181,15 +191,18 @@ async fn run_scenario(harness: Arc<Harness>, scenario: Scenario) -> ScenarioResu
     if let Some(fingerprint) = saved {
         steps::restore_fingerprint(&harness, fingerprint).await;
     }
-    ScenarioResult {
+    let result = ScenarioResult {
         verdict,
         steps,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         ..base
-    }
+    };
+    (result, named)
 }
 
-async fn execute(harness: Arc<Harness>, scenario: Scenario) -> (Verdict, Vec<StepLog>) {
+type Outcome = (Verdict, Vec<StepLog>, HashMap<String, harness::Named>);
+
+async fn execute(harness: Arc<Harness>, scenario: Scenario) -> Outcome {
     let mut named = HashMap::new();
     let mut logs = Vec::new();
     if let Err(e) = harness.control.clear_faults().await {
@@ -199,6 +212,7 @@ async fn execute(harness: Arc<Harness>, scenario: Scenario) -> (Verdict, Vec<Ste
                 message: e.to_string(),
             },
             logs,
+            named,
         );
     }
     let begun = harness.control.last_seq().await.unwrap_or(0);
@@ -213,6 +227,7 @@ async fn execute(harness: Arc<Harness>, scenario: Scenario) -> (Verdict, Vec<Ste
                         message: e.to_string(),
                     },
                     logs,
+                    named,
                 )
             }
         };
@@ -246,9 +261,10 @@ async fn execute(harness: Arc<Harness>, scenario: Scenario) -> (Verdict, Vec<Ste
                         hint,
                     },
                     logs,
+                    named,
                 )
             }
-            Err(StepError::Skip(reason)) => return (Verdict::Skipped { reason }, logs),
+            Err(StepError::Skip(reason)) => return (Verdict::Skipped { reason }, logs, named),
             Err(StepError::Harness(message)) => {
                 return (
                     Verdict::Error {
@@ -256,9 +272,10 @@ async fn execute(harness: Arc<Harness>, scenario: Scenario) -> (Verdict, Vec<Ste
                         message,
                     },
                     logs,
+                    named,
                 )
             }
         }
     }
-    (Verdict::Pass, logs)
+    (Verdict::Pass, logs, named)
 }

@@ -158,6 +158,12 @@ pub struct Inspection {
     pub downloaded: Vec<String>,
     pub reproducao: bool,
     pub recibo_de_conclusao: Option<String>,
+    /// The recibo de envio as the sender fetches it (signed by the platform), once there is one.
+    #[serde(default)]
+    pub recibo_de_envio_assinado: Option<ConteudoDoReciboDeEnvio>,
+    /// The recipient's recibo de conclusão as the sender fetches it, once accepted.
+    #[serde(default)]
+    pub recibo_de_conclusao_assinado: Option<ConteudoDoReciboDeTramite>,
     pub metadata: serde_json::Value,
 }
 
@@ -1058,12 +1064,8 @@ impl<S: Store> Platform<S> {
     #[must_use]
     pub fn holds_component(&self, hash: &ComponentHash) -> bool {
         let hash = hash.to_base64();
-        self.store.with(|state| {
-            state
-                .tramites
-                .values()
-                .any(|r| r.received.contains(&hash))
-        })
+        self.store
+            .with(|state| state.tramites.values().any(|r| r.received.contains(&hash)))
     }
 
     /// 1 → 2: freeze what the recipient must download and sign the recibo de envio.
@@ -1379,24 +1381,46 @@ impl<S: Store> Platform<S> {
                     &[("idt", &idt.to_string())],
                 ));
             }
-            let stored = r.recibo_de_envio.as_ref().ok_or_else(|| {
+            self.signed_recibo_de_envio(r).ok_or_else(|| {
                 err(
                     ErrorKind::ComponentesNaoRecebidos,
                     &[("idt", &idt.grouped())],
                 )
-            })?;
-            Ok(ConteudoDoReciboDeEnvio {
-                recibo_de_envio: ReciboDeEnvio {
-                    idt,
-                    nre: r.nre.clone(),
-                    data_de_recebimento_do_ultimo_componente_digital: Some(stored.data.clone()),
-                    hashes_dos_componentes_digitais: pen_protocol::receipt::sorted_hashes(
-                        &stored.hashes,
-                    ),
-                },
-                cadeia_do_certificado: STANDARD.encode(&self.signer.certificate_der),
-                hash_da_assinatura: stored.signature.clone(),
             })
+        })
+    }
+
+    /// The recibo de envio of a trâmite as the sender receives it.
+    fn signed_recibo_de_envio(&self, r: &TramiteRecord) -> Option<ConteudoDoReciboDeEnvio> {
+        let stored = r.recibo_de_envio.as_ref()?;
+        Some(ConteudoDoReciboDeEnvio {
+            recibo_de_envio: ReciboDeEnvio {
+                idt: r.idt,
+                nre: r.nre.clone(),
+                data_de_recebimento_do_ultimo_componente_digital: Some(stored.data.clone()),
+                hashes_dos_componentes_digitais: pen_protocol::receipt::sorted_hashes(
+                    &stored.hashes,
+                ),
+            },
+            cadeia_do_certificado: STANDARD.encode(&self.signer.certificate_der),
+            hash_da_assinatura: stored.signature.clone(),
+        })
+    }
+
+    /// The recipient's recibo de conclusão as the sender receives it.
+    fn signed_recibo(r: &TramiteRecord) -> Option<ConteudoDoReciboDeTramite> {
+        let stored = r.recibo.as_ref()?;
+        Some(ConteudoDoReciboDeTramite {
+            recibo: ReciboDeTramite {
+                idt: r.idt,
+                nre: r.nre.clone(),
+                data_de_recebimento: stored.data_de_recebimento.clone(),
+                hashes_dos_componentes_digitais: pen_protocol::receipt::sorted_hashes(
+                    &r.pending_for_recipient,
+                ),
+            },
+            cadeia_do_certificado: STANDARD.encode(&stored.certificate_der),
+            hash_da_assinatura: stored.signature.clone(),
         })
     }
 
@@ -1474,20 +1498,8 @@ impl<S: Store> Platform<S> {
                     &[("idt", &idt.to_string())],
                 ));
             }
-            let Some(stored) = r.recibo.clone() else {
+            let Some(view) = Self::signed_recibo(r) else {
                 return Err(situacao_error("download de recibo de conclusão", r));
-            };
-            let view = ConteudoDoReciboDeTramite {
-                recibo: ReciboDeTramite {
-                    idt,
-                    nre: r.nre.clone(),
-                    data_de_recebimento: stored.data_de_recebimento.clone(),
-                    hashes_dos_componentes_digitais: pen_protocol::receipt::sorted_hashes(
-                        &r.pending_for_recipient,
-                    ),
-                },
-                cadeia_do_certificado: STANDARD.encode(&stored.certificate_der),
-                hash_da_assinatura: stored.signature,
             };
             let _ = self.apply(state, idt, Actor::Sender, Event::ReceiptFetched, now);
             Ok(view)
@@ -1715,6 +1727,8 @@ impl<S: Store> Platform<S> {
                 downloaded: r.downloaded.clone(),
                 reproducao: r.reproducao,
                 recibo_de_conclusao: r.recibo.as_ref().map(|x| x.data_de_recebimento.clone()),
+                recibo_de_envio_assinado: self.signed_recibo_de_envio(r),
+                recibo_de_conclusao_assinado: Self::signed_recibo(r),
                 metadata: match &r.payload {
                     Payload::Processo(p) => serde_json::to_value(p).unwrap_or_default(),
                     Payload::Documento(d) => serde_json::to_value(d).unwrap_or_default(),

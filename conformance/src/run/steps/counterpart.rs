@@ -20,6 +20,10 @@ use crate::run::evidence;
 use crate::run::harness::{harness_err, Named, StepError, StepResult};
 use crate::run::{COUNTERPART_ORG, REFERENCE_BLOCK};
 use crate::scenario::{Alteration, Size};
+use crate::target::{Trigger, TriggerRequest};
+
+/// Why a refusal cannot be provoked on a target.
+pub(crate) const REFUSAL_NEEDS: &str = "o alvo não declara uma espécie não mapeada (sut.unmapped_especie) nem um limite de tamanho (sut.max_document_mb), e o gatilho não é manual: não há como provocar uma recusa";
 
 /// What the counterpart did with one pendência.
 enum Handled {
@@ -302,6 +306,120 @@ impl StepCtx<'_> {
             },
         );
         Ok(())
+    }
+
+    /// Sends what the SUT's declared policy must refuse — an espécie it does not map, else a
+    /// component over its limit — or, with a person at the trigger and neither declared, the
+    /// sample as it is, asking the person to refuse it.
+    pub(super) async fn counterpart_sends_refusable(
+        &self,
+        named: &mut HashMap<String, Named>,
+        fixture: &str,
+        name: &str,
+    ) -> StepResult {
+        let h = self.h;
+        if h.sut.unmapped_especie.is_some() {
+            return self
+                .counterpart_sends(
+                    named,
+                    fixture,
+                    name,
+                    None,
+                    &[Alteration::UnmappedEspecie],
+                    false,
+                )
+                .await;
+        }
+        if h.sut.max_document_mb.is_some() {
+            return self
+                .counterpart_sends(
+                    named,
+                    fixture,
+                    name,
+                    Some(Size::AboveLimit(agent::policy::MB)),
+                    &[],
+                    false,
+                )
+                .await;
+        }
+        if !matches!(h.trigger, Trigger::Manual) {
+            return Err(StepError::Skip(REFUSAL_NEEDS.to_owned()));
+        }
+        self.counterpart_sends(named, fixture, name, None, &[], false)
+            .await?;
+        let t = get(named, name)?.clone();
+        let request = TriggerRequest {
+            acao: "recusar",
+            cenario: self.scenario.id.clone(),
+            fixture: None,
+            destino: format!(
+                "{}/{}",
+                h.sut.unidade.identificacao_do_repositorio_de_estruturas,
+                h.sut.unidade.numero_de_identificacao_da_estrutura
+            ),
+            nup: t.protocolo.clone(),
+            pasta: None,
+            anexo_bytes: None,
+            idt: Some(t.idt.0),
+        };
+        h.trigger
+            .fire(&request)
+            .await
+            .map(drop)
+            .map_err(|e| StepError::Harness(e.to_string()))
+    }
+
+    pub(super) async fn counterpart_fetches_receipt(
+        &self,
+        named: &HashMap<String, Named>,
+        tramite: &str,
+    ) -> StepResult {
+        let h = self.h;
+        let t = get(named, tramite)?.clone();
+        match flows::fetch_conclusion_receipt(&h.counterpart_client, t.idt).await {
+            Ok(_) => {
+                self.wait_for(
+                    named,
+                    tramite,
+                    Situacao::ReciboRecebidoRemetente,
+                    &[],
+                    "o recibo de conclusão obtido pela contraparte (situação 6)",
+                    "docs/protocol/rest-v3.md §7.2",
+                )
+                .await
+            }
+            Err(e) => Err(self
+                .fail(
+                    Some(t.idt),
+                    "um recibo de conclusão que a contraparte obtém e verifica",
+                    format!("a contraparte não o obteve: {e}"),
+                    "docs/protocol/rest-v3.md §7.1, §7.2",
+                )
+                .await),
+        }
+    }
+
+    pub(super) async fn counterpart_acknowledges(
+        &self,
+        named: &HashMap<String, Named>,
+        tramite: &str,
+    ) -> StepResult {
+        let h = self.h;
+        let t = get(named, tramite)?.clone();
+        match flows::acknowledge_refusal(&h.counterpart_client, t.idt).await {
+            Ok(_) => {
+                self.wait_for(
+                    named,
+                    tramite,
+                    Situacao::CienciaRecusa,
+                    &[],
+                    "a ciência da recusa pela contraparte (situação 9)",
+                    "docs/protocol/rest-v3.md §2.12",
+                )
+                .await
+            }
+            Err(e) => Err(StepError::Harness(format!("ciência da contraparte: {e}"))),
+        }
     }
 
     pub(super) async fn counterpart_cancels(

@@ -64,6 +64,13 @@ pub(crate) fn skip_reason(harness: &Harness, scenario: &Scenario) -> Option<Stri
             "o alvo não declara uma espécie não mapeada (sut.unmapped_especie)".to_owned(),
         );
     }
+    if needs.contains("uma recusa provocável")
+        && harness.sut.unmapped_especie.is_none()
+        && harness.sut.max_document_mb.is_none()
+        && !matches!(harness.trigger, crate::target::Trigger::Manual)
+    {
+        return Some(counterpart::REFUSAL_NEEDS.to_owned());
+    }
     None
 }
 
@@ -165,6 +172,15 @@ impl StepCtx<'_> {
                 self.counterpart_returns(named, tramite, name).await
             }
             Step::CounterpartCancels { tramite } => self.counterpart_cancels(named, tramite).await,
+            Step::CounterpartSendsRefusable { fixture, name } => {
+                self.counterpart_sends_refusable(named, fixture, name).await
+            }
+            Step::CounterpartFetchesReceipt { tramite } => {
+                self.counterpart_fetches_receipt(named, tramite).await
+            }
+            Step::CounterpartAcknowledges { tramite } => {
+                self.counterpart_acknowledges(named, tramite).await
+            }
             Step::SutReacts {
                 tramite,
                 reaction,

@@ -83,6 +83,7 @@ impl StepCtx<'_> {
             nup: protocolo.clone(),
             pasta,
             anexo_bytes: anexo.map(|s| h.resolve_size(s)).transpose()?,
+            idt: None,
         };
         let said = self.fire(&request, &expected(&protocolo)).await?;
         Ok((protocolo, said))
@@ -293,6 +294,7 @@ impl StepCtx<'_> {
             nup: t.protocolo.clone(),
             pasta: None,
             anexo_bytes: None,
+            idt: None,
         };
         let said = self.fire(&request, &expected).await?;
         let until = match said {
