@@ -292,7 +292,8 @@ impl Step {
                 "falha injetada: {}",
                 fault
                     .get("type")
-                    .map_or_else(String::new, ToString::to_string)
+                    .and_then(toml::Value::as_str)
+                    .unwrap_or_default()
             ),
             Step::ClearFaults => "falhas removidas".to_owned(),
             Step::AdvanceClock { days } => format!("relógio avança {days} dia(s)"),

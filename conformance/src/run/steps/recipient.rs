@@ -30,6 +30,16 @@ fn served(entry: &Entry) -> Option<(&Operation, u16)> {
     }
 }
 
+/// Hashes as a person reads them: comma-separated, `nenhum` for none.
+fn hashes<'a>(all: impl IntoIterator<Item = &'a &'a String>) -> String {
+    let list: Vec<&str> = all.into_iter().map(|h| h.as_str()).collect();
+    if list.is_empty() {
+        "nenhum".to_owned()
+    } else {
+        list.join(", ")
+    }
+}
+
 fn operation(entry: &Entry) -> Option<&Operation> {
     match &entry.event {
         Event::Request { operation, .. } => Some(operation),
@@ -186,8 +196,11 @@ impl StepCtx<'_> {
             return Err(self
                 .fail(
                     Some(t.idt),
-                    format!("o recibo lista exatamente os componentes baixados: {downloaded:?}"),
-                    format!("lista {listed:?}"),
+                    format!(
+                        "o recibo lista exatamente os componentes baixados: {}",
+                        hashes(&downloaded)
+                    ),
+                    format!("lista {}", hashes(&listed)),
                     "docs/protocol/modelo-e-recibos.md §3.4: os hashes do recibo são os componentes recebidos neste trâmite",
                 )
                 .await);
@@ -334,7 +347,11 @@ impl StepCtx<'_> {
                     "baixar só os {} componente(s) que lhe faltam",
                     pending.len()
                 ),
-                format!("baixou também {} componente(s) que já tinha: {extra:?}", extra.len()),
+                format!(
+                    "baixou também {} componente(s) que já tinha: {}",
+                    extra.len(),
+                    hashes(&extra)
+                ),
                 "docs/protocol/rest-v3.md §5.1, §6.2: num processo que volta, a plataforma lista como pendentes só os componentes que o destinatário não tem",
             )
             .await)
