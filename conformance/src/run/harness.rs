@@ -47,6 +47,18 @@ pub(crate) enum StepError {
 
 pub(crate) type StepResult = Result<(), StepError>;
 
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepError::Fail {
+                expected, observed, ..
+            } => write!(f, "esperado {expected}; observado {observed}"),
+            StepError::Skip(reason) => write!(f, "ignorado: {reason}"),
+            StepError::Harness(message) => f.write_str(message),
+        }
+    }
+}
+
 impl From<ControlClientError> for StepError {
     fn from(e: ControlClientError) -> Self {
         StepError::Harness(e.to_string())
@@ -221,21 +233,33 @@ impl Harness {
         deadline: Instant,
         wanted: impl Fn(&Entry) -> bool,
     ) -> Result<Option<Entry>, StepError> {
-        let mut query = JournalQuery {
+        let query = JournalQuery {
             kind: Some("request".to_owned()),
             spe: Some(self.sut.organisation.clone()),
             idt: idt.map(|i| i.0),
             after,
             ..JournalQuery::default()
         };
+        self.first(query, deadline, |e| wanted(e).then(|| e.clone()))
+            .await
+    }
+
+    /// The first entry after `query.after` matching `query` of which `found` makes something,
+    /// waiting up to the deadline (`None` then).
+    pub(crate) async fn first<T>(
+        &self,
+        mut query: JournalQuery,
+        deadline: Instant,
+        mut found: impl FnMut(&Entry) -> Option<T>,
+    ) -> Result<Option<T>, StepError> {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let Some(entry) = self.control.wait(&query, left).await? else {
                 return Ok(None);
             };
             query.after = entry.seq;
-            if wanted(&entry) {
-                return Ok(Some(entry));
+            if let Some(it) = found(&entry) {
+                return Ok(Some(it));
             }
             if left.is_zero() {
                 return Ok(None);
@@ -252,29 +276,19 @@ impl Harness {
         after: u64,
         deadline: Instant,
     ) -> Result<bool, StepError> {
-        let mut query = JournalQuery {
+        let query = JournalQuery {
             spe: Some(self.sut.organisation.clone()),
             after,
             ..JournalQuery::default()
         };
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Some(entry) = self.control.wait(&query, left).await? else {
-                return Ok(false);
-            };
-            query.after = entry.seq;
-            let elsewhere = match &entry.event {
-                Event::Request { operation, .. } => operation.idt() != Some(idt),
-                Event::Waiting { .. } => true,
-                _ => false,
-            };
-            if elsewhere {
-                return Ok(true);
-            }
-            if left.is_zero() {
-                return Ok(false);
-            }
-        }
+        let moved = self
+            .first(query, deadline, |entry| match &entry.event {
+                Event::Request { operation, .. } => (operation.idt() != Some(idt)).then_some(()),
+                Event::Waiting { .. } => Some(()),
+                _ => None,
+            })
+            .await?;
+        Ok(moved.is_some())
     }
 
     /// Everything the control plane knows of a trâmite.
@@ -310,27 +324,17 @@ impl Harness {
                 return Ok(Some(now));
             }
         }
-        let mut query = JournalQuery {
+        let query = JournalQuery {
             kind: Some("state_change".to_owned()),
             idt: Some(idt.0),
             after,
             ..JournalQuery::default()
         };
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Some(entry) = self.control.wait(&query, left).await? else {
-                return Ok(None);
-            };
-            query.after = entry.seq;
-            if let Event::StateChange { to, .. } = entry.event {
-                if wanted(to) {
-                    return Ok(Some(to));
-                }
-            }
-            if left.is_zero() {
-                return Ok(None);
-            }
-        }
+        self.first(query, deadline, |entry| match entry.event {
+            Event::StateChange { to, .. } if wanted(to) => Some(to),
+            _ => None,
+        })
+        .await
     }
 
     /// The SUT's trâmite for `protocolo` opened after `after` (other than `except`): once it

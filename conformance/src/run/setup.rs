@@ -458,29 +458,28 @@ pub(crate) async fn preflight(h: &Harness) -> Result<(), HarnessError> {
     let sut = h.sut_org().to_owned();
     let limit = h.sut.preflight;
     let deadline = Instant::now() + limit;
-    let mut query = JournalQuery::default();
     let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let entry = h
-            .control
-            .wait(&query, left)
-            .await
-            .map_err(harness("plano de controle"))?;
-        let Some(entry) = entry else { break };
-        query.after = entry.seq;
-        match &entry.event {
-            Event::Request { spe: Some(s), .. } | Event::Waiting { spe: s, .. } if *s == sut => {
-                return Ok(())
+    let reached = h
+        .first(JournalQuery::default(), deadline, |entry| {
+            match &entry.event {
+                Event::Request { spe: Some(s), .. } | Event::Waiting { spe: s, .. }
+                    if *s == sut =>
+                {
+                    Some(())
+                }
+                Event::Request { spe: None, .. } | Event::HandshakeRefused { .. }
+                    if seen.len() < 5 =>
+                {
+                    seen.push(evidence::line(entry));
+                    None
+                }
+                _ => None,
             }
-            Event::Request { spe: None, .. } | Event::HandshakeRefused { .. } if seen.len() < 5 => {
-                seen.push(evidence::line(&entry));
-            }
-            _ => {}
-        }
-        if left.is_zero() {
-            break;
-        }
+        })
+        .await
+        .map_err(|e| HarnessError(e.to_string()))?;
+    if reached.is_some() {
+        return Ok(());
     }
     let mut message = format!(
         "pré-verificação: o sistema sob teste ({sut}) não chamou a plataforma em {} s. Confira a URL do barramento, a CA a confiar e o certificado que `pen-conformance setup` indicou, e se o sistema está no ar e consultando as pendências",
