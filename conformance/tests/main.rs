@@ -5,6 +5,7 @@
 
 mod external;
 mod homologacao;
+mod homologacao_reports;
 mod load;
 mod reports;
 mod scenarios;

@@ -11,8 +11,12 @@
 //! - [`junit`] — JUnit XML for CI test-report views: one suite per scenario family.
 //! - [`json`] — the run as pretty JSON, with totals and the exit code at the top level.
 //! - [`html`] — one self-contained page (inline CSS, no script, no external asset).
+//! - [`homologacao`] — the *Relatório de ensaio de homologação* of `pen-conformance homologacao`
+//!   (R1–R3 and the production risks) on the console and as JSON, HTML and JUnit.
+//! - [`load`] — the load run's JSON and HTML.
 
 pub mod console;
+pub mod homologacao;
 pub mod html;
 pub mod json;
 pub mod junit;
