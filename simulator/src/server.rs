@@ -41,7 +41,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
-use crate::pki::{sha1_fingerprint, sha256_fingerprint};
+use crate::pki::load::{sha1_fingerprint, sha256_fingerprint};
 
 /// How long a client may take to complete the TLS handshake
 /// (see [`Server::with_handshake_timeout`]).
