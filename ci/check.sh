@@ -37,7 +37,7 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 step "tests"
 cargo test --locked --workspace
 
-step "the harness: the suite ten times in a row, every mutant caught, the user's path"
+step "the harness: the suite ten times in a row, every mutant caught, the homologation rehearsal, the user's path"
 mkdir -p target/ci
 # Any non-zero exit (a failure, a harness error) in any of the ten runs fails CI.
 if ! cargo run --locked -q -p pen-conformance -- run --repeat 10 >target/ci/repeat.log 2>&1; then
@@ -46,6 +46,8 @@ if ! cargo run --locked -q -p pen-conformance -- run --repeat 10 >target/ci/repe
 fi
 grep -E '^(10 execuções|Resumo)' target/ci/repeat.log
 cargo run --locked -q -p pen-conformance -- mutants
+cargo run --locked -q -p pen-conformance -- homologacao --json target/ci/homologacao.json >target/ci/homologacao.log
+grep -q '"requisitos_atendidos": 3' target/ci/homologacao.json
 bash ci/user-path.sh
 
 step "docs (warnings are errors)"

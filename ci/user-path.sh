@@ -48,7 +48,7 @@ block_bytes = 262144
 accepts_unsigned = false
 unmapped_especie = 5
 pki_dir = "pki"
-deadline_secs = 15
+deadline_secs = 8
 preflight_secs = 60
 
 [simulator]
@@ -126,6 +126,28 @@ for defect in $defects; do
     fi
   done
   echo "$defect: detectado por $(claims "$defect" | tr '\n' ' ')"
+done
+
+say "the homologation rehearsal, command trigger: R1–R3 met, and each requirement's mutant fails it"
+start_agent ""
+"$bin/pen-conformance" homologacao --target-config "$work/sut/target.toml" --json "$work/homologacao.json" >"$work/homologacao.log" 2>&1 || {
+  tail -60 "$work/homologacao.log" >&2
+  exit 1
+}
+grep -q '"requisitos_atendidos": 3' "$work/homologacao.json"
+stop_agent
+for defect in never-fetches-recibo never-posts-recibo never-refuses; do
+  start_agent "$defect"
+  code=0
+  "$bin/pen-conformance" homologacao --sem-riscos --target-config "$work/sut/target.toml" \
+    --json "$work/homologacao-$defect.json" >"$work/homologacao-$defect.log" 2>&1 || code=$?
+  stop_agent
+  if [ "$code" != 1 ] || ! grep -q '"requisitos_atendidos": 2' "$work/homologacao-$defect.json"; then
+    echo "homologação com $defect: código $code" >&2
+    tail -60 "$work/homologacao-$defect.log" >&2
+    exit 1
+  fi
+  echo "$defect: um requisito não atendido"
 done
 
 say "the suite, webhook trigger, platform kept up by serve"

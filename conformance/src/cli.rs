@@ -45,6 +45,10 @@ enum Command {
         #[arg(long)]
         target_config: PathBuf,
     },
+    /// The homologation rehearsal: the platform's three minimum requirements (R1 send, R2
+    /// receive, R3 refuse), checked as the PEN team checks them, then the production risks;
+    /// the "Relatório de ensaio de homologação" on the console and in the files asked for.
+    Homologacao(HomologacaoArgs),
     /// Run the suite against every mutant of the reference agent that a scenario claims and
     /// print which scenarios catch each one (exit 1 if a claim does not hold, 2 on a harness
     /// error).
@@ -84,6 +88,36 @@ struct RunArgs {
     #[arg(long = "scenario", value_name = "ID")]
     scenarios: Vec<String>,
     /// Seed of the run's NUPs (printed in every report); drawn from the clock when absent.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// JUnit XML report.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// JSON report.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Self-contained HTML report.
+    #[arg(long)]
+    html: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct HomologacaoArgs {
+    /// `reference`: the reference agent, in process.
+    #[arg(long, default_value = "reference", conflicts_with = "target_config")]
+    target: String,
+    /// Your system, described by a TOML file (see ci/examples/target.toml).
+    #[arg(long)]
+    target_config: Option<PathBuf>,
+    /// Start the reference agent with this defect (`pen-client agent --defect help`).
+    #[arg(long, conflicts_with = "target_config")]
+    mutant: Option<String>,
+    /// Production risks count for the exit code.
+    #[arg(long)]
+    estrito: bool,
+    /// Only R1–R3, what the real homologation checks (no production risks).
+    #[arg(long, conflicts_with = "estrito")]
+    sem_riscos: bool,
     #[arg(long)]
     seed: Option<u64>,
     /// JUnit XML report.
@@ -461,6 +495,56 @@ async fn mutants(seed: Option<u64>) -> ExitCode {
     }
 }
 
+async fn homologacao(args: HomologacaoArgs) -> ExitCode {
+    use pen_conformance::homologacao::{self, RehearsalOptions};
+    let target = match target_of(
+        &args.target,
+        args.target_config.as_ref(),
+        args.mutant.as_deref(),
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let count = homologacao::REQUIREMENTS.len()
+        + if args.sem_riscos {
+            0
+        } else {
+            homologacao::RISKS.len()
+        };
+    let live = Live(Console::new(count, std::io::stdout().is_terminal()));
+    let options = RehearsalOptions {
+        target,
+        seed: args.seed,
+        strict: args.estrito,
+        risks: !args.sem_riscos,
+    };
+    let report = match homologacao::run(options, &live).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pen-conformance: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    live.0.note("");
+    print!(
+        "{}",
+        report::homologacao::render_console(&report, std::io::stdout().is_terminal())
+    );
+    if let Err(e) = report::homologacao::write(
+        &report,
+        args.junit.as_deref(),
+        args.json.as_deref(),
+        args.html.as_deref(),
+    ) {
+        eprintln!("pen-conformance: relatórios: {e}");
+        return ExitCode::from(2);
+    }
+    ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(2))
+}
+
 fn setup(path: &std::path::Path) -> ExitCode {
     let target = match TargetConfig::load(path) {
         Ok(c) => c,
@@ -504,6 +588,7 @@ impl Cli {
             Command::List => list(),
             Command::Run(args) => run_suite(args).await,
             Command::Mutants { seed } => mutants(seed).await,
+            Command::Homologacao(args) => homologacao(args).await,
             Command::Load(args) => load(args).await,
             Command::Setup { target_config } => setup(&target_config),
             Command::Serve { target_config } => serve(&target_config).await,

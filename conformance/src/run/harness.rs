@@ -400,7 +400,9 @@ impl Harness {
         }
     }
 
-    /// A trâmite the SUT opened after `after` whose protocolo is `protocolo`.
+    /// The trâmite the SUT opened after `after` for `protocolo`; when the SUT numbers its
+    /// processes itself (a SEI assigns its own NUP), the only one it opened towards the
+    /// counterpart in that time.
     async fn opened_for(
         &self,
         protocolo: &str,
@@ -417,6 +419,7 @@ impl Harness {
                 ..JournalQuery::default()
             })
             .await?;
+        let mut towards_counterpart = Vec::new();
         for e in opened {
             let Event::StateChange { idt, .. } = e.event else {
                 continue;
@@ -428,9 +431,15 @@ impl Harness {
                 if view.tramite.protocolo == protocolo {
                     return Ok(Some(idt));
                 }
+                if view.tramite.destinatario == self.counterpart_unit {
+                    towards_counterpart.push(idt);
+                }
             }
         }
-        Ok(None)
+        Ok(match towards_counterpart.as_slice() {
+            [only] => Some(*only),
+            _ => None,
+        })
     }
 
     pub(crate) async fn refusal_of(&self, idt: Idt) -> (Option<String>, Option<String>) {
