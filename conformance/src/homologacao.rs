@@ -206,7 +206,8 @@ impl RehearsalReport {
     }
 
     /// 0 R1–R3 met (and, `strict`, no risk failed); 1 one is not; 2 the harness could not
-    /// judge (an error in a requirement or a risk).
+    /// judge (an error in a requirement or a risk, or a requirement the target's configuration
+    /// leaves unjudgeable: no trigger for R1, nothing to provoke R3 with).
     #[must_use]
     pub fn exit_code(&self) -> i32 {
         let errors = self
@@ -214,7 +215,11 @@ impl RehearsalReport {
             .iter()
             .map(|r| &r.result)
             .chain(&self.risks)
-            .any(|r| matches!(r.verdict, Verdict::Error { .. }));
+            .any(|r| matches!(r.verdict, Verdict::Error { .. }))
+            || self
+                .requirements
+                .iter()
+                .any(|r| matches!(r.result.verdict, Verdict::Skipped { .. }));
         if errors {
             2
         } else if self.met() < self.requirements.len() || (self.strict && self.risks_failed() > 0) {

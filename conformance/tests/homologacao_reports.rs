@@ -760,3 +760,13 @@ fn write_writes_the_three_files_and_only_those_asked() {
     let err = report::write(&r, None, Some(&blocker.join("x.json")), None).unwrap_err();
     assert!(err.to_string().contains("blocker"), "{err}");
 }
+
+#[test]
+fn a_requirement_the_target_cannot_be_judged_on_is_exit_code_2() {
+    let mut report = all_met();
+    report.requirements[2].met = false;
+    report.requirements[2].result.verdict = Verdict::Skipped {
+        reason: "não há como provocar uma recusa".to_owned(),
+    };
+    assert_eq!(report.exit_code(), 2);
+}
