@@ -506,8 +506,11 @@ async fn fire_webhook(
     }))
 }
 
-async fn fire_manual(request: &TriggerRequest) -> Result<TriggerOutcome, TriggerFailure> {
-    let what = match request.acao {
+/// What a person at the manual trigger is asked to do, and what to look for afterwards, as the
+/// real homologation's steps are worded.
+#[must_use]
+pub fn manual_prompt(request: &TriggerRequest) -> String {
+    match request.acao {
         "enviar" => format!(
             "Envie o processo {} para a unidade {} pelo Tramita.gov.br.\n>>> Os metadados e os arquivos estão em {} (processo.json ou documento.json e um arquivo por componente).\n>>> Depois, no sistema: o envio externo consta como concluído, com o recibo de conclusão da unidade de destino.",
             request.nup,
@@ -527,7 +530,11 @@ async fn fire_manual(request: &TriggerRequest) -> Result<TriggerOutcome, Trigger
             "Devolva o processo {} para a unidade {} pelo Tramita.gov.br (com o mesmo NRE com que ele chegou).\n>>> Depois, no sistema: o envio externo consta como concluído.",
             request.nup, request.destino
         ),
-    };
+    }
+}
+
+async fn fire_manual(request: &TriggerRequest) -> Result<TriggerOutcome, TriggerFailure> {
+    let what = manual_prompt(request);
     println!("\n>>> [{}] {what}\n>>> Tecle Enter quando terminar (ou escreva \"não\" se o sistema recusou).", request.cenario);
     let line = tokio::task::spawn_blocking(|| {
         let mut line = String::new();

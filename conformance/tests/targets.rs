@@ -199,3 +199,28 @@ async fn a_webhook_declines_with_its_body_and_fails_unreachable() {
         Err(TriggerFailure::Configuration(_))
     ));
 }
+
+#[test]
+fn a_person_is_asked_as_the_homologation_asks() {
+    use pen_conformance::target::manual_prompt;
+    let send = manual_prompt(&request("00394.000101/2025-61"));
+    assert!(
+        send.starts_with(
+            "Envie o processo 00394.000101/2025-61 para a unidade 1/159098 pelo Tramita.gov.br."
+        ),
+        "{send}"
+    );
+    assert!(send.contains("/tmp/uma pasta com espaços"), "{send}");
+    let refuse = manual_prompt(&TriggerRequest {
+        acao: "recusar",
+        destino: "1/152254".into(),
+        idt: Some(42),
+        pasta: None,
+        ..request("00394.000102/2025-14")
+    });
+    assert!(
+        refuse.starts_with("Recuse o processo recebido 00394.000102/2025-14 (IDT 42)"),
+        "{refuse}"
+    );
+    assert!(refuse.contains("Depois, no sistema:"), "{refuse}");
+}
