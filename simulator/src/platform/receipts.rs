@@ -1,0 +1,241 @@
+//! Receipts: the platform's recibo de envio as the sender fetches it, the recipient's recibo de
+//! conclusão (verified against the certificate it authenticated with over the rebuilt canonical
+//! text; 4 → 5) and the sender's fetch of it (5 → 6).
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use pen_protocol::api::{
+    ConteudoDoReciboDeEnvio, ConteudoDoReciboDeTramite, EnvioDeReciboDeTramite, ReciboDeEnvio,
+    ReciboDeTramite,
+};
+use pen_protocol::datetime;
+use pen_protocol::error::ErrorKind;
+use pen_protocol::ids::Idt;
+use pen_protocol::receipt::ReciboDeConclusao;
+use pen_protocol::situacao::{Actor, Event, Situacao};
+
+use super::state::{StoredRecibo, TramiteRecord};
+use super::{err, situacao_error, visible, Platform, Result, Store};
+use crate::config::ReceiptDate;
+use crate::registry::Spe;
+
+impl<S: Store> Platform<S> {
+    /// `GET tramites/{idt}/recibo-de-envio` (sender).
+    ///
+    /// # Errors
+    /// Foreign trâmite; "… ainda não recebeu todos os componentes digitais" before situação 2.
+    pub fn recibo_de_envio(&self, spe: &Spe, idt: Idt) -> Result<ConteudoDoReciboDeEnvio> {
+        self.with_state(self.clock.now(), |state| {
+            let (r, role) = visible(state, spe, idt)?;
+            if role != Actor::Sender {
+                return Err(err(
+                    ErrorKind::TramiteNaoAutorizado,
+                    &[("idt", &idt.to_string())],
+                ));
+            }
+            self.signed_recibo_de_envio(r).ok_or_else(|| {
+                err(
+                    ErrorKind::ComponentesNaoRecebidos,
+                    &[("idt", &idt.grouped())],
+                )
+            })
+        })
+    }
+
+    /// The recibo de envio of a trâmite as the sender receives it.
+    pub(super) fn signed_recibo_de_envio(
+        &self,
+        r: &TramiteRecord,
+    ) -> Option<ConteudoDoReciboDeEnvio> {
+        let stored = r.recibo_de_envio.as_ref()?;
+        Some(ConteudoDoReciboDeEnvio {
+            recibo_de_envio: ReciboDeEnvio {
+                idt: r.idt,
+                nre: r.nre.clone(),
+                data_de_recebimento_do_ultimo_componente_digital: Some(stored.data.clone()),
+                hashes_dos_componentes_digitais: pen_protocol::receipt::sorted_hashes(
+                    &stored.hashes,
+                ),
+            },
+            cadeia_do_certificado: STANDARD.encode(&self.signer.certificate_der),
+            hash_da_assinatura: stored.signature.clone(),
+        })
+    }
+
+    /// The recipient's recibo de conclusão as the sender receives it.
+    pub(super) fn signed_recibo(r: &TramiteRecord) -> Option<ConteudoDoReciboDeTramite> {
+        let stored = r.recibo.as_ref()?;
+        Some(ConteudoDoReciboDeTramite {
+            recibo: ReciboDeTramite {
+                idt: r.idt,
+                nre: r.nre.clone(),
+                data_de_recebimento: stored.data_de_recebimento.clone(),
+                hashes_dos_componentes_digitais: pen_protocol::receipt::sorted_hashes(
+                    &r.pending_for_recipient,
+                ),
+            },
+            cadeia_do_certificado: STANDARD.encode(&stored.certificate_der),
+            hash_da_assinatura: stored.signature.clone(),
+        })
+    }
+
+    /// `POST tramites/{idt}/recibo` (recipient): verifies the signature over the rebuilt text
+    /// with the certificate the caller authenticated with; 4 → 5.
+    ///
+    /// # Errors
+    /// Wrong situação; `0024` when the signature does not verify or the date is unreadable.
+    pub fn post_recibo(
+        &self,
+        spe: &Spe,
+        certificate_der: &Arc<[u8]>,
+        idt: Idt,
+        body: &EnvioDeReciboDeTramite,
+    ) -> Result<()> {
+        let now = self.clock.now();
+        self.with_state(now, |state| {
+            let (r, role) = visible(state, spe, idt)?;
+            if role != Actor::Recipient {
+                return Err(err(ErrorKind::TramiteNaoAutorizado, &[("idt", &idt.to_string())]));
+            }
+            if r.situacao != Situacao::ComponentesRecebidosDestinatario {
+                return Err(situacao_error("envio de recibo de conclusão", r));
+            }
+            let recibo = ReciboDeConclusao {
+                idt,
+                nre: r.nre.clone(),
+                data_de_recebimento: body.data_de_recebimento.clone(),
+                hashes: r.pending_for_recipient.clone(),
+            };
+            let mut verified = recibo.verify(certificate_der, &body.hash_da_assinatura).is_ok();
+            if !verified && self.config.receipt_date == ReceiptDate::AsSentOrUtc {
+                verified = recibo.with_canonical_date().is_ok_and(|c| c.verify(certificate_der, &body.hash_da_assinatura).is_ok());
+            }
+            if !verified {
+                let motivo = format!("a assinatura não confere com o certificado do sistema destinatário sobre o texto {}", recibo.canonical_text());
+                return Err(err(ErrorKind::ReciboNaoAceito, &[("motivo", &motivo)]));
+            }
+            if let Some(window) = self.config.receipt_date_window {
+                let date = datetime::parse(&body.data_de_recebimento)
+                    .map_err(|e| err(ErrorKind::ReciboNaoAceito, &[("motivo", &e.to_string())]))?;
+                let earliest = r.last_download.unwrap_or(now) - window;
+                if date < earliest || date > now + window {
+                    return Err(err(ErrorKind::ReciboNaoAceito, &[("motivo", "dataDeRecebimento fora do intervalo entre o último download e o momento atual")]));
+                }
+            }
+            let hashes = r.pending_for_recipient.clone();
+            let (nre, recipient) = (r.nre.clone(), r.recipient.clone());
+            if let Some(record) = state.tramites.get_mut(&idt) {
+                record.recibo = Some(StoredRecibo {
+                    data_de_recebimento: body.data_de_recebimento.clone(),
+                    signature: body.hash_da_assinatura.clone(),
+                    certificate_der: certificate_der.clone(),
+                });
+            }
+            let _ = self.apply(state, idt, Actor::Recipient, Event::ReceiptPosted, now);
+            // The recipient now holds what it received: a later trâmite of this NRE towards it
+            // will not request these components again.
+            state.nres.entry(nre).or_default().holders.entry(recipient).or_default().extend(hashes);
+            Ok(())
+        })
+    }
+
+    /// `GET tramites/{idt}/recibo` (sender): 5 → 6; readable again at 6.
+    ///
+    /// # Errors
+    /// Foreign trâmite, no receipt yet.
+    pub fn recibo(&self, spe: &Spe, idt: Idt) -> Result<ConteudoDoReciboDeTramite> {
+        let now = self.clock.now();
+        self.with_state(now, |state| {
+            let (r, role) = visible(state, spe, idt)?;
+            if role != Actor::Sender {
+                return Err(err(
+                    ErrorKind::TramiteNaoAutorizado,
+                    &[("idt", &idt.to_string())],
+                ));
+            }
+            let Some(view) = Self::signed_recibo(r) else {
+                return Err(situacao_error("download de recibo de conclusão", r));
+            };
+            let _ = self.apply(state, idt, Actor::Sender, Event::ReceiptFetched, now);
+            Ok(view)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::testing::{fixture, refused};
+
+    #[test]
+    fn the_recibo_de_envio_is_the_senders_once_the_components_are_in() {
+        let f = fixture();
+        let (_, created) = f.open();
+        let early = f.platform.recibo_de_envio(&f.org_a, created.idt);
+        assert_eq!(refused(early), ErrorKind::ComponentesNaoRecebidos);
+        let idt = f.sent();
+        let by_recipient = f.platform.recibo_de_envio(&f.org_b, idt);
+        assert_eq!(refused(by_recipient), ErrorKind::TramiteNaoAutorizado);
+        f.platform
+            .recibo_de_envio(&f.org_a, idt)
+            .unwrap()
+            .verify()
+            .unwrap();
+    }
+
+    #[test]
+    fn a_recibo_de_conclusao_that_verifies_moves_4_to_5_and_the_senders_fetch_to_6() {
+        let f = fixture();
+        let idt = f.received();
+        let recibo = f.recibo_de_conclusao(idt, "2025-06-02T10:00:00-03:00");
+        let certificate = &f.org_b_certificate;
+        f.platform
+            .post_recibo(&f.org_b, certificate, idt, &recibo)
+            .unwrap();
+        f.assert_situacao(idt, Situacao::ReciboEnviadoDestinatario);
+        let again = f.platform.post_recibo(&f.org_b, certificate, idt, &recibo);
+        assert_eq!(refused(again), ErrorKind::SituacaoNaoPermitida);
+
+        let fetched = f.platform.recibo(&f.org_a, idt).unwrap();
+        fetched.verify().unwrap();
+        assert_eq!(fetched.hash_da_assinatura, recibo.hash_da_assinatura);
+        f.assert_situacao(idt, Situacao::ReciboRecebidoRemetente);
+        assert!(
+            f.platform.recibo(&f.org_a, idt).is_ok(),
+            "readable again at 6"
+        );
+    }
+
+    #[test]
+    fn a_signature_over_another_text_is_0024_and_leaves_the_tramite_at_4() {
+        let f = fixture();
+        let idt = f.received();
+        let mut recibo = f.recibo_de_conclusao(idt, "2025-06-02T10:00:00-03:00");
+        recibo.data_de_recebimento = "2025-06-02T10:00:01-03:00".to_owned();
+        let posted = f
+            .platform
+            .post_recibo(&f.org_b, &f.org_b_certificate, idt, &recibo)
+            .unwrap_err();
+        assert_eq!(posted.kind, ErrorKind::ReciboNaoAceito);
+        let motivo = &posted.args[0].1;
+        assert!(motivo.contains("2025-06-02T10:00:01-03:00"), "{motivo}");
+        f.assert_situacao(idt, Situacao::ComponentesRecebidosDestinatario);
+    }
+
+    #[test]
+    fn the_utc_rendering_of_the_date_is_accepted_by_default() {
+        let f = fixture();
+        let idt = f.received();
+        let recibo = f.recibo_de_conclusao(idt, "2025-06-02T13:00:00.000Z");
+        let posted = EnvioDeReciboDeTramite {
+            data_de_recebimento: "2025-06-02T10:00:00-03:00".to_owned(),
+            ..recibo
+        };
+        f.platform
+            .post_recibo(&f.org_b, &f.org_b_certificate, idt, &posted)
+            .unwrap();
+        f.assert_situacao(idt, Situacao::ReciboEnviadoDestinatario);
+    }
+}

@@ -1,0 +1,337 @@
+//! Uploads under a ticket: what a sender may upload (`upload_target`), the checks of a part and
+//! of the end of a chunked upload, the check and the acceptance of a whole component (the two
+//! calls `crate::intake` makes around committing the bytes), and the move to situação 2 with
+//! the platform's recibo de envio once every requested component is in.
+
+use pen_protocol::datetime;
+use pen_protocol::error::ErrorKind;
+use pen_protocol::hash::ComponentHash;
+use pen_protocol::ids::{Idt, Ticket};
+use pen_protocol::ranges::PartRange;
+use pen_protocol::receipt::ReciboDeEnvioTexto;
+use pen_protocol::situacao::{Actor, Event, Situacao};
+use time::OffsetDateTime;
+
+use super::state::{self, State, StoredReciboDeEnvio, TramiteRecord};
+use super::{err, Platform, Result, Store};
+use crate::registry::Spe;
+
+impl<S: Store> Platform<S> {
+    /// The declared size of a component the caller may upload with this ticket.
+    ///
+    /// # Errors
+    /// Unknown ticket, not the caller's, trâmite not waiting for components, hash not requested.
+    pub fn upload_target(
+        &self,
+        spe: &Spe,
+        ticket: Ticket,
+        hash: &str,
+        protocolo: &str,
+    ) -> Result<u64> {
+        let now = self.clock.now();
+        self.with_state(now, |state| {
+            let invalid = || {
+                err(
+                    ErrorKind::TicketInvalido,
+                    &[("ticket", &ticket.to_string())],
+                )
+            };
+            let idts = state.tickets.get(&ticket).ok_or_else(invalid)?;
+            let records: Vec<&TramiteRecord> =
+                idts.iter().filter_map(|i| state.tramites.get(i)).collect();
+            if records.is_empty() || records.iter().any(|r| r.sender != spe.id) {
+                return Err(invalid());
+            }
+            let waiting: Vec<&&TramiteRecord> = records
+                .iter()
+                .filter(|r| r.situacao == Situacao::Iniciado)
+                .collect();
+            let Some(first) = waiting.first() else {
+                return Err(invalid());
+            };
+            let requested = waiting
+                .iter()
+                .any(|r| r.requested.iter().any(|h| h == hash));
+            let component = first.component(hash).filter(|_| requested);
+            component.map(|c| c.size).ok_or_else(|| {
+                err(
+                    ErrorKind::ComponenteNaoSolicitado,
+                    &[("hash", hash), ("protocolo", protocolo)],
+                )
+            })
+        })
+    }
+
+    /// Checks one part of a chunked upload against the declared size.
+    ///
+    /// # Errors
+    /// As [`Platform::upload_target`], and "A parte informada ultrapassa…" beyond the size.
+    pub fn check_part(
+        &self,
+        spe: &Spe,
+        ticket: Ticket,
+        hash: &str,
+        protocolo: &str,
+        range: PartRange,
+    ) -> Result<u64> {
+        let size = self.upload_target(spe, ticket, hash, protocolo)?;
+        if !range.fits(size) {
+            return Err(err(ErrorKind::ParteUltrapassaTamanho, &[]));
+        }
+        if range.len() > self.config.limits.max_part_bytes {
+            return Err(err(
+                ErrorKind::CorpoMuitoGrande,
+                &[("limite", &self.config.limits.max_part_bytes.to_string())],
+            ));
+        }
+        Ok(size)
+    }
+
+    /// Records a stored part.
+    pub fn record_part(&self, ticket: Ticket, hash: &str, range: PartRange) {
+        let now = self.clock.now();
+        self.with_state(now, |state| {
+            state
+                .parts
+                .entry((ticket, hash.to_owned()))
+                .or_default()
+                .ranges
+                .push(range);
+        });
+    }
+
+    /// Bytes still missing from a chunked upload (for `sinalizacao-termino-envio`).
+    ///
+    /// # Errors
+    /// As [`Platform::upload_target`], and when parts leave gaps.
+    pub fn check_parts_complete(
+        &self,
+        spe: &Spe,
+        ticket: Ticket,
+        hash: &str,
+        protocolo: &str,
+    ) -> Result<u64> {
+        let size = self.upload_target(spe, ticket, hash, protocolo)?;
+        let missing = self.with_state(self.clock.now(), |state| {
+            state
+                .parts
+                .get(&(ticket, hash.to_owned()))
+                .map_or(size, |p| p.missing(size))
+        });
+        if missing > 0 {
+            return Err(err(
+                ErrorKind::PartesIncompletas,
+                &[("hash", hash), ("faltam", &missing.to_string())],
+            ));
+        }
+        Ok(size)
+    }
+
+    /// Whether [`Platform::accept_component`] would take these bytes now: the answer it would
+    /// give, without changing anything. Asked before the bytes are committed, so that a refused
+    /// upload never reaches the component store.
+    ///
+    /// # Errors
+    /// Size or hash mismatch, and the errors of [`Platform::upload_target`].
+    pub fn check_component(
+        &self,
+        spe: &Spe,
+        ticket: Ticket,
+        hash: &str,
+        protocolo: &str,
+        computed: ComponentHash,
+        len: u64,
+    ) -> Result<()> {
+        let size = self.upload_target(spe, ticket, hash, protocolo)?;
+        if len != size {
+            return Err(err(
+                ErrorKind::TamanhoNaoConfere,
+                &[
+                    ("recebido", &len.to_string()),
+                    ("informado", &size.to_string()),
+                ],
+            ));
+        }
+        if computed.to_base64() != hash {
+            return Err(err(
+                ErrorKind::HashNaoConfere,
+                &[("calculado", &computed.to_base64()), ("hash", hash)],
+            ));
+        }
+        Ok(())
+    }
+
+    /// Accepts a component whose bytes were hashed while they streamed and are already readable
+    /// in the component store: moving a trâmite to situação 2 puts it in the recipient's feed,
+    /// and a recipient may download the instant it sees it. Moves every trâmite of the ticket
+    /// that now has all its components to situação 2.
+    ///
+    /// # Errors
+    /// As [`Platform::check_component`] (checked again: the trâmite may have moved since).
+    pub fn accept_component(
+        &self,
+        spe: &Spe,
+        ticket: Ticket,
+        hash: &str,
+        protocolo: &str,
+        computed: ComponentHash,
+        len: u64,
+    ) -> Result<()> {
+        self.check_component(spe, ticket, hash, protocolo, computed, len)?;
+        let now = self.clock.now();
+        self.with_state(now, |state| {
+            state.parts.remove(&(ticket, hash.to_owned()));
+            let idts = state.tickets.get(&ticket).cloned().unwrap_or_default();
+            for idt in idts {
+                let complete = match state.tramites.get_mut(&idt) {
+                    Some(r)
+                        if r.situacao == Situacao::Iniciado
+                            && r.requested.iter().any(|h| h == hash) =>
+                    {
+                        state::insert_once(&mut r.received, hash);
+                        r.requested.iter().all(|h| r.received.contains(h))
+                    }
+                    _ => false,
+                };
+                if complete {
+                    self.components_complete(state, idt, now);
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Whether some trâmite received a component with this hash (its bytes must stay).
+    #[must_use]
+    pub fn holds_component(&self, hash: &ComponentHash) -> bool {
+        let hash = hash.to_base64();
+        self.store
+            .with(|state| state.tramites.values().any(|r| r.received.contains(&hash)))
+    }
+
+    /// 1 → 2: freeze what the recipient must download and sign the recibo de envio.
+    pub(super) fn components_complete(&self, state: &mut State, idt: Idt, now: OffsetDateTime) {
+        if self.apply(state, idt, Actor::Platform, Event::ComponentsUploaded, now) != Ok(true) {
+            return;
+        }
+        let Some(record) = state.tramites.get_mut(&idt) else {
+            return;
+        };
+        record.pending_for_recipient.clone_from(&record.requested);
+        let data = datetime::format_with_offset(now, datetime::BRASILIA);
+        let texto = ReciboDeEnvioTexto {
+            idt,
+            nre: record.nre.clone(),
+            data_do_ultimo_componente: Some(data.clone()),
+            hashes: record.requested.clone(),
+        };
+        // Signing with a loaded RSA key does not fail in practice; an empty signature would only
+        // make a verifying client reject the receipt, which is the honest outcome.
+        let signature = self
+            .signer
+            .signer
+            .sign(&texto.canonical_text())
+            .unwrap_or_default();
+        record.recibo_de_envio = Some(StoredReciboDeEnvio {
+            data,
+            hashes: texto.hashes,
+            signature,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::testing::{fixture, processo, refused, size_of};
+
+    #[test]
+    fn a_component_is_refused_before_anything_changes_when_size_or_hash_differ() {
+        let f = fixture();
+        let (processo, created) = f.open();
+        let ticket = created.ticket_para_envio_de_componentes_digitais;
+        let asked = &created.processos_com_componentes_digitais_solicitados[0];
+        let hash = &asked.hashes[0];
+        let size = size_of(&processo, hash);
+        let right = ComponentHash::from_base64(hash).unwrap();
+        let wrong = pen_protocol::hash::hash_bytes(b"outro conteudo");
+        let check = |computed, len| {
+            f.platform
+                .check_component(&f.org_a, ticket, hash, &asked.protocolo, computed, len)
+        };
+
+        assert_eq!(
+            refused(check(right, size + 1)),
+            ErrorKind::TamanhoNaoConfere
+        );
+        assert_eq!(refused(check(wrong, size)), ErrorKind::HashNaoConfere);
+        check(right, size).unwrap();
+        f.assert_situacao(created.idt, Situacao::Iniciado);
+        let by_recipient = f
+            .platform
+            .upload_target(&f.org_b, ticket, hash, &asked.protocolo);
+        assert_eq!(refused(by_recipient), ErrorKind::TicketInvalido);
+    }
+
+    #[test]
+    fn the_last_component_moves_to_2_with_a_recibo_de_envio_that_verifies() {
+        let f = fixture();
+        let processo = processo("processo-varios-documentos");
+        let created = f
+            .platform
+            .open_processo(&f.org_a, crate::platform::testing::envio(processo.clone()))
+            .unwrap();
+        let hashes = created.processos_com_componentes_digitais_solicitados[0]
+            .hashes
+            .clone();
+        assert!(hashes.len() > 1, "the sample has several components");
+        for (i, hash) in hashes.iter().enumerate() {
+            f.assert_situacao(created.idt, Situacao::Iniciado);
+            f.upload(&processo, &created, hash).unwrap();
+            let pending = f.platform.inspect(created.idt).unwrap();
+            assert_eq!(pending.received.len(), i + 1);
+        }
+        f.assert_situacao(created.idt, Situacao::ComponentesEnviadosRemetente);
+        let recibo = f.platform.recibo_de_envio(&f.org_a, created.idt).unwrap();
+        recibo.verify().unwrap();
+        assert_eq!(
+            recibo.recibo_de_envio.hashes_dos_componentes_digitais,
+            pen_protocol::receipt::sorted_hashes(&hashes)
+        );
+        assert_eq!(
+            recibo
+                .recibo_de_envio
+                .data_de_recebimento_do_ultimo_componente_digital
+                .as_deref(),
+            Some("2025-06-02T10:00:00.000-03:00")
+        );
+    }
+
+    #[test]
+    fn the_end_of_a_chunked_upload_counts_the_bytes_still_missing() {
+        let f = fixture();
+        let (processo, created) = f.open();
+        let ticket = created.ticket_para_envio_de_componentes_digitais;
+        let asked = &created.processos_com_componentes_digitais_solicitados[0];
+        let hash = &asked.hashes[0];
+        let size = size_of(&processo, hash);
+        let part = |inicio, fim| PartRange { inicio, fim };
+        let finish = || {
+            f.platform
+                .check_parts_complete(&f.org_a, ticket, hash, &asked.protocolo)
+        };
+
+        let beyond =
+            f.platform
+                .check_part(&f.org_a, ticket, hash, &asked.protocolo, part(0, size + 1));
+        assert_eq!(refused(beyond), ErrorKind::ParteUltrapassaTamanho);
+        f.platform.record_part(ticket, hash, part(0, 1000));
+        let missing = finish().unwrap_err();
+        assert_eq!(missing.kind, ErrorKind::PartesIncompletas);
+        assert!(missing
+            .args
+            .contains(&("faltam", (size - 1000).to_string())));
+        f.platform.record_part(ticket, hash, part(1000, size));
+        assert_eq!(finish().unwrap(), size);
+    }
+}
