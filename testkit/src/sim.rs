@@ -108,6 +108,17 @@ impl TestSimulator {
         }
     }
 
+    /// The typed control-plane client (`pen_simulator::control_client`) the harness uses too:
+    /// the journal, inspections and faults with the simulator's own types.
+    ///
+    /// # Panics
+    /// When a plain HTTP client cannot be built.
+    #[must_use]
+    pub fn control_client(&self) -> pen_simulator::control_client::ControlClient {
+        pen_simulator::control_client::ControlClient::plain(self.control_url.clone())
+            .expect("a plain HTTP client builds")
+    }
+
     /// Moves the platform's clock forward (timers react at once).
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by);

@@ -19,7 +19,7 @@ pub(crate) struct Call {
 }
 
 pub(crate) fn control(sim: &TestSimulator) -> ControlClient {
-    ControlClient::plain(sim.control_url.clone()).unwrap()
+    sim.control_client()
 }
 
 /// Every request `spe` made so far, in order.
