@@ -158,9 +158,10 @@ pub struct Completed {
 /// `pki_dir`, `post_recibo` with org-b's certificate (verified; 4 → 5), and `recibo` by the
 /// sender (5 → 6).
 ///
-/// The work is split over `threads` threads. The platform's signature runs inside its lock;
-/// org-b's runs outside it, so two threads overlap them. `progress` is called from the threads
-/// with the number completed so far, every 10,000.
+/// The work is split over `threads` threads. Every RSA operation (the platform's signature and
+/// its verification of org-b's, org-b's own signature) runs outside the platform's lock, so
+/// threads overlap them. `progress` is called from the threads with the number completed so far,
+/// every 10,000.
 ///
 /// # Errors
 /// The platform's refusals (none expected), an unreadable PKI.

@@ -10,7 +10,7 @@ use pen_protocol::situacao::{Actor, Event};
 use pen_protocol::tables::JUSTIFICATIVA_MAX_CHARS;
 use time::OffsetDateTime;
 
-use super::state::State;
+use super::state::{State, TramiteRecord};
 use super::{err, situacao_error, visible, Platform, Result, Store};
 use crate::registry::Spe;
 
@@ -29,6 +29,8 @@ impl<S: Store> Platform<S> {
         }
     }
 
+    /// A party's event on a trâmite, and `then` on the record it changed, in one critical
+    /// section: nobody sees the new situação without what comes with it.
     fn event(
         &self,
         spe: &Spe,
@@ -36,6 +38,7 @@ impl<S: Store> Platform<S> {
         expected: Actor,
         event: Event,
         operacao: &str,
+        then: impl FnOnce(&mut TramiteRecord),
     ) -> Result<()> {
         let now = self.clock.now();
         self.with_state(now, |state| {
@@ -48,8 +51,11 @@ impl<S: Store> Platform<S> {
             }
             let snapshot = situacao_error(operacao, r);
             self.apply(state, idt, role, event, now)
-                .map_err(|_| snapshot)
-                .map(|_| ())
+                .map_err(|_| snapshot)?;
+            if let Some(r) = state.tramites.get_mut(&idt) {
+                then(r);
+            }
+            Ok(())
         })
     }
 
@@ -64,6 +70,7 @@ impl<S: Store> Platform<S> {
             Actor::Sender,
             Event::Cancel,
             "cancelamento de trâmite",
+            |_| {},
         )
     }
 
@@ -86,14 +93,8 @@ impl<S: Store> Platform<S> {
             Actor::Recipient,
             Event::Refuse,
             "recusa de trâmite",
-        )?;
-        let now = self.clock.now();
-        self.with_state(now, |state| {
-            if let Some(r) = state.tramites.get_mut(&idt) {
-                r.recusa = Some((recusa.motivo, recusa.justificativa.clone()));
-            }
-        });
-        Ok(())
+            |r| r.recusa = Some((recusa.motivo, recusa.justificativa.clone())),
+        )
     }
 
     /// `GET tramites/{idt}/ciencia` (sender): 8 → 9.
@@ -107,6 +108,7 @@ impl<S: Store> Platform<S> {
             Actor::Sender,
             Event::AcknowledgeRefusal,
             "ciência de recusa",
+            |_| {},
         )
     }
 
@@ -126,6 +128,7 @@ impl<S: Store> Platform<S> {
 #[cfg(test)]
 mod tests {
     use pen_protocol::situacao::Situacao;
+    use pen_protocol::tables::MotivoRecusa;
 
     use super::*;
     use crate::platform::testing::{fixture, refused};
@@ -168,6 +171,50 @@ mod tests {
         f.platform.metadados(&f.org_b, idt).unwrap();
         f.clock
             .advance(period / 2 + std::time::Duration::from_secs(1));
+        f.assert_situacao(idt, Situacao::MetadadosRecebidoDestinatario);
+    }
+
+    #[test]
+    fn a_refusal_and_its_motivo_land_in_one_critical_section() {
+        // The fixture's store checks after every section that a trâmite at 8 has its motivo: a
+        // refusal applied in two sections would fail here, whoever else reads in between.
+        let f = fixture();
+        let idt = f.read();
+        let recusa = Recusa {
+            justificativa: "Espécie documental não mapeada".to_owned(),
+            motivo: MotivoRecusa::EspecieNaoMapeada,
+        };
+        f.platform.recusar(&f.org_b, idt, &recusa).unwrap();
+        let tramite = f.platform.inspect(idt).unwrap().tramite;
+        assert_eq!(tramite.situacao_atual, Situacao::Recusado);
+        assert_eq!(
+            tramite.motivo_da_recusa,
+            Some(MotivoRecusa::EspecieNaoMapeada)
+        );
+        assert_eq!(
+            tramite.justificativa_da_recusa.as_deref(),
+            Some("Espécie documental não mapeada")
+        );
+        f.platform.ciencia(&f.org_a, idt).unwrap();
+        f.assert_situacao(idt, Situacao::CienciaRecusa);
+    }
+
+    #[test]
+    fn a_refusal_needs_a_justificativa_and_the_recipient() {
+        let f = fixture();
+        let idt = f.read();
+        let empty = Recusa {
+            justificativa: "  ".to_owned(),
+            motivo: MotivoRecusa::Outro,
+        };
+        let refused_empty = f.platform.recusar(&f.org_b, idt, &empty);
+        assert_eq!(refused(refused_empty), ErrorKind::ValidacaoDeCampos);
+        let by_sender = Recusa {
+            justificativa: "Não é minha".to_owned(),
+            ..empty
+        };
+        let refused_sender = f.platform.recusar(&f.org_a, idt, &by_sender);
+        assert_eq!(refused(refused_sender), ErrorKind::TramiteNaoAutorizado);
         f.assert_situacao(idt, Situacao::MetadadosRecebidoDestinatario);
     }
 

@@ -4,7 +4,10 @@
 //! Every operation reads the time once from the [`Clock`](crate::clock::Clock), first lets the
 //! automatic cancellation catch up with it, then checks and changes the state in one short
 //! critical section. Work on component bytes (hashing, storing, serving) happens outside the lock,
-//! between a check call and a commit call.
+//! between a check call and a commit call. So does RSA: signing the recibo de envio (the last
+//! component accepted, or an open with nothing to upload) and verifying the recibo de conclusão
+//! run between a section that reads what to sign or verify and one that applies the result only
+//! if the trâmite is still where it was read.
 //!
 //! # Layout
 //! One file per group of operations, each with its rule tests on a manual clock:

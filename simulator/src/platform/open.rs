@@ -15,7 +15,8 @@ use pen_protocol::model::{EstruturaOrganizacional, MotivoDaUrgencia, Processo};
 use pen_protocol::situacao::{Actor, Event, Situacao};
 use time::OffsetDateTime;
 
-use super::state::{DeclaredComponent, Payload, State, TramiteRecord};
+use super::state::{DeclaredComponent, Destination, Opening, Payload, State, TramiteRecord};
+use super::uploads;
 use super::validate::{Findings, Validator};
 use super::{err, Platform, Result, Store};
 use crate::config::MissingNre;
@@ -31,10 +32,7 @@ pub enum Schema {
 
 impl<S: Store> Platform<S> {
     /// The SPE that receives for a destination.
-    fn check_destinatario(
-        &self,
-        destinatario: &EstruturaOrganizacional,
-    ) -> Result<(String, Option<EstruturaOrganizacional>)> {
+    fn check_destinatario(&self, destinatario: &EstruturaOrganizacional) -> Result<Destination> {
         self.registry(|r| {
             let repositorio = destinatario
                 .identificacao_do_repositorio_de_estruturas
@@ -61,7 +59,11 @@ impl<S: Store> Platform<S> {
                     entry.codigo_unidade_receptora.clone(),
                 )
             });
-            Ok((owner.id.clone(), receptora))
+            Ok(Destination {
+                destinatario: destinatario.clone(),
+                unidade_receptora: receptora,
+                recipient: owner.id.clone(),
+            })
         })
     }
 
@@ -128,7 +130,7 @@ impl<S: Store> Platform<S> {
             ));
         };
         check_remetente(spe, &remetente)?;
-        let (recipient, unidade_receptora) = self.check_destinatario(&destinatario)?;
+        let to = self.check_destinatario(&destinatario)?;
         let protocolo = processo
             .protocolo
             .as_ref()
@@ -137,13 +139,13 @@ impl<S: Store> Platform<S> {
         let components = declared_components(&processo);
         let wants_all = cabecalho.wants_all_components();
 
-        self.with_state(now, |state| {
+        let (created, ready) = self.with_state(now, |state| {
             let nre =
                 self.resolve_nre(state, spe, cabecalho.nre.as_ref(), &protocolo, &processo)?;
             let held = state
                 .nres
                 .get(&nre)
-                .and_then(|r| r.holders.get(&recipient))
+                .and_then(|r| r.holders.get(&to.recipient))
                 .cloned()
                 .unwrap_or_default();
             let requested: Vec<String> = unique_in_order(
@@ -154,33 +156,19 @@ impl<S: Store> Platform<S> {
             );
             let idt = state.allocate_idt();
             let ticket = state.allocate_ticket();
-            let record = TramiteRecord {
-                idt,
-                nre: nre.clone(),
-                ticket,
-                remetente,
-                destinatario,
-                unidade_receptora,
+            let opening = Opening {
                 sender: spe.id.clone(),
-                recipient: recipient.clone(),
+                remetente,
                 payload: Payload::Processo(processo.clone()),
                 protocolo: protocolo.clone(),
                 propriedades_adicionais: cabecalho.propriedades_adicionais.clone(),
                 urgente: cabecalho.urgente.or(cabecalho.urgencia),
                 motivo_da_urgencia: motivo(cabecalho.motivo_da_urgencia),
-                situacao: Situacao::NaoIniciado,
-                history: Vec::new(),
-                components: TramiteRecord::unique_components(&components),
+                components: components.clone(),
                 requested: requested.clone(),
-                received: Vec::new(),
-                pending_for_recipient: Vec::new(),
-                downloaded: Vec::new(),
-                recusa: None,
-                recibo_de_envio: None,
-                recibo: None,
                 reproducao: false,
-                last_download: None,
             };
+            let record = TramiteRecord::new(idt, nre.clone(), ticket, opening, to);
             self.insert_tramite(state, record, now);
             let nre_record = state.nres.entry(nre.clone()).or_default();
             nre_record.protocolo.clone_from(&protocolo);
@@ -201,10 +189,7 @@ impl<S: Store> Platform<S> {
                 .or_default()
                 .extend(components.iter().map(|c| c.hash.clone()));
             state.tickets.insert(ticket, vec![idt]);
-            if requested.is_empty() {
-                self.components_complete(state, idt, now);
-            }
-            Ok(TramiteDeProcessoCriado {
+            let created = TramiteDeProcessoCriado {
                 idt,
                 nre,
                 ticket_para_envio_de_componentes_digitais: ticket,
@@ -214,8 +199,11 @@ impl<S: Store> Platform<S> {
                     &components,
                     &requested,
                 ),
-            })
-        })
+            };
+            Ok((created, uploads::ready(state, &[idt], now)))
+        })?;
+        self.complete_signed(now, ready);
+        Ok(created)
     }
 
     fn insert_tramite(&self, state: &mut State, record: TramiteRecord, now: OffsetDateTime) {
@@ -346,10 +334,7 @@ impl<S: Store> Platform<S> {
         let destinos = cabecalho
             .destinatarios
             .iter()
-            .map(|d| {
-                self.check_destinatario(d)
-                    .map(|(owner, receptora)| (d.clone(), owner, receptora))
-            })
+            .map(|d| self.check_destinatario(d))
             .collect::<Result<Vec<_>>>()?;
         let protocolo = documento
             .protocolo
@@ -362,49 +347,36 @@ impl<S: Store> Platform<S> {
             .filter_map(|c| declared(c, &protocolo, false))
             .collect();
         let requested = unique_in_order(components.iter().map(|c| c.hash.clone()));
-        self.with_state(now, |state| {
+        let opening = Opening {
+            sender: spe.id.clone(),
+            remetente,
+            payload: Payload::Documento(documento),
+            protocolo,
+            propriedades_adicionais: cabecalho.propriedades_adicionais,
+            urgente: cabecalho.urgente,
+            motivo_da_urgencia: motivo(cabecalho.motivo_da_urgencia),
+            components,
+            requested,
+            reproducao: false,
+        };
+        let (created, ready) = self.with_state(now, |state| {
             let ticket = state.allocate_ticket();
             let year = u16::try_from(now.year()).unwrap_or(2025);
             let mut tramites = Vec::new();
-            for (destinatario, recipient, unidade_receptora) in destinos {
+            for to in destinos {
                 let idt = state.allocate_idt();
                 let nre = state.allocate_nre(year);
-                let record = TramiteRecord {
-                    idt,
-                    nre: nre.clone(),
-                    ticket,
-                    remetente: remetente.clone(),
-                    destinatario: destinatario.clone(),
-                    unidade_receptora,
-                    sender: spe.id.clone(),
-                    recipient,
-                    payload: Payload::Documento(documento.clone()),
-                    protocolo: protocolo.clone(),
-                    propriedades_adicionais: cabecalho.propriedades_adicionais.clone(),
-                    urgente: cabecalho.urgente,
-                    motivo_da_urgencia: motivo(cabecalho.motivo_da_urgencia),
-                    situacao: Situacao::NaoIniciado,
-                    history: Vec::new(),
-                    components: TramiteRecord::unique_components(&components),
-                    requested: requested.clone(),
-                    received: Vec::new(),
-                    pending_for_recipient: Vec::new(),
-                    downloaded: Vec::new(),
-                    recusa: None,
-                    recibo_de_envio: None,
-                    recibo: None,
-                    reproducao: false,
-                    last_download: None,
-                };
+                let destinatario = to.destinatario.clone();
+                let record = TramiteRecord::new(idt, nre.clone(), ticket, opening.clone(), to);
                 self.insert_tramite(state, record, now);
                 let nre_record = state.nres.entry(nre.clone()).or_default();
-                nre_record.protocolo.clone_from(&protocolo);
+                nre_record.protocolo.clone_from(&opening.protocolo);
                 nre_record.tramites.push(idt);
                 nre_record
                     .holders
                     .entry(spe.id.clone())
                     .or_default()
-                    .extend(requested.iter().cloned());
+                    .extend(opening.requested.iter().cloned());
                 tramites.push(TramiteDeDocumentoCriado {
                     idt,
                     nre,
@@ -412,18 +384,17 @@ impl<S: Store> Platform<S> {
                 });
             }
             let idts: Vec<Idt> = tramites.iter().map(|t| t.idt).collect();
-            state.tickets.insert(ticket, idts.clone());
-            if requested.is_empty() {
-                for idt in idts {
-                    self.components_complete(state, idt, now);
-                }
-            }
-            Ok(TramitesDeDocumentoCriados {
+            let ready = uploads::ready(state, &idts, now);
+            state.tickets.insert(ticket, idts);
+            let created = TramitesDeDocumentoCriados {
                 ticket_para_envio_de_componentes_digitais: ticket,
                 data_hora_de_registro_do_tramite: Some(self.timestamp(now)),
                 tramites,
-            })
-        })
+            };
+            Ok((created, ready))
+        })?;
+        self.complete_signed(now, ready);
+        Ok(created)
     }
 
     /// `POST NREs/{nre}/destinatarios/{rep}/{estrutura}/reproducoes-de-tramite`: the recipient
@@ -488,24 +459,11 @@ impl<S: Store> Platform<S> {
                     &[("protocolo", &record.protocolo)],
                 ));
             }
-            let mut copy = (*last).clone();
-            let components: Vec<DeclaredComponent> = copy.components.clone();
+            let (opening, to) = last.reopening(requested.clone());
+            let (components, protocolo) = (opening.components.clone(), opening.protocolo.clone());
             let idt = state.allocate_idt();
             let ticket = state.allocate_ticket();
-            copy.idt = idt;
-            copy.ticket = ticket;
-            copy.situacao = Situacao::NaoIniciado;
-            copy.history.clear();
-            copy.requested.clone_from(&requested);
-            copy.received.clear();
-            copy.pending_for_recipient.clear();
-            copy.downloaded.clear();
-            copy.recusa = None;
-            copy.recibo_de_envio = None;
-            copy.recibo = None;
-            copy.reproducao = true;
-            copy.last_download = None;
-            let protocolo = copy.protocolo.clone();
+            let copy = TramiteRecord::new(idt, nre.clone(), ticket, opening, to);
             self.insert_tramite(state, copy, now);
             state.tickets.insert(ticket, vec![idt]);
             state

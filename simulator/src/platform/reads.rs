@@ -265,8 +265,7 @@ mod tests {
     #[test]
     fn the_last_byte_of_the_last_pending_component_moves_to_4() {
         let f = fixture();
-        let idt = f.sent();
-        f.platform.metadados(&f.org_b, idt).unwrap();
+        let idt = f.read();
         let inspection = f.platform.inspect(idt).unwrap();
         let pending = &inspection
             .tramite

@@ -16,7 +16,7 @@ use pen_protocol::ids::Idt;
 use pen_protocol::receipt::ReciboDeConclusao;
 use pen_protocol::situacao::{Actor, Event, Situacao};
 
-use super::state::{StoredRecibo, TramiteRecord};
+use super::state::{State, StoredRecibo, TramiteRecord};
 use super::{err, situacao_error, visible, Platform, Result, Store};
 use crate::config::ReceiptDate;
 use crate::registry::Spe;
@@ -94,51 +94,70 @@ impl<S: Store> Platform<S> {
         body: &EnvioDeReciboDeTramite,
     ) -> Result<()> {
         let now = self.clock.now();
-        self.with_state(now, |state| {
-            let (r, role) = visible(state, spe, idt)?;
-            if role != Actor::Recipient {
-                return Err(err(ErrorKind::TramiteNaoAutorizado, &[("idt", &idt.to_string())]));
-            }
-            if r.situacao != Situacao::ComponentesRecebidosDestinatario {
-                return Err(situacao_error("envio de recibo de conclusão", r));
-            }
-            let recibo = ReciboDeConclusao {
-                idt,
-                nre: r.nre.clone(),
-                data_de_recebimento: body.data_de_recebimento.clone(),
-                hashes: r.pending_for_recipient.clone(),
-            };
-            let mut verified = recibo.verify(certificate_der, &body.hash_da_assinatura).is_ok();
-            if !verified && self.config.receipt_date == ReceiptDate::AsSentOrUtc {
-                verified = recibo.with_canonical_date().is_ok_and(|c| c.verify(certificate_der, &body.hash_da_assinatura).is_ok());
-            }
-            if !verified {
-                let motivo = format!("a assinatura não confere com o certificado do sistema destinatário sobre o texto {}", recibo.canonical_text());
-                return Err(err(ErrorKind::ReciboNaoAceito, &[("motivo", &motivo)]));
-            }
-            if let Some(window) = self.config.receipt_date_window {
-                let date = datetime::parse(&body.data_de_recebimento)
-                    .map_err(|e| err(ErrorKind::ReciboNaoAceito, &[("motivo", &e.to_string())]))?;
-                let earliest = r.last_download.unwrap_or(now) - window;
-                if date < earliest || date > now + window {
-                    return Err(err(ErrorKind::ReciboNaoAceito, &[("motivo", "dataDeRecebimento fora do intervalo entre o último download e o momento atual")]));
+        loop {
+            // The text the signature must cover is read under the lock; the RSA verification
+            // runs outside it, and the result is applied only to the trâmite it was checked for.
+            let recibo = self.with_state(now, |state| recibo_to_verify(state, spe, idt, body))?;
+            self.verify_recibo(&recibo, certificate_der, &body.hash_da_assinatura)?;
+            let stored = self.with_state(now, |state| {
+                if recibo_to_verify(state, spe, idt, body)? != recibo {
+                    return Ok(false);
                 }
+                let Some(r) = state.tramites.get(&idt) else {
+                    return Ok(false);
+                };
+                if let Some(window) = self.config.receipt_date_window {
+                    let date = datetime::parse(&body.data_de_recebimento).map_err(|e| {
+                        err(ErrorKind::ReciboNaoAceito, &[("motivo", &e.to_string())])
+                    })?;
+                    let earliest = r.last_download.unwrap_or(now) - window;
+                    if date < earliest || date > now + window {
+                        return Err(err(ErrorKind::ReciboNaoAceito, &[("motivo", "dataDeRecebimento fora do intervalo entre o último download e o momento atual")]));
+                    }
+                }
+                let recipient = r.recipient.clone();
+                if let Some(record) = state.tramites.get_mut(&idt) {
+                    record.recibo = Some(StoredRecibo {
+                        data_de_recebimento: body.data_de_recebimento.clone(),
+                        signature: body.hash_da_assinatura.clone(),
+                        certificate_der: certificate_der.clone(),
+                    });
+                }
+                let _ = self.apply(state, idt, Actor::Recipient, Event::ReceiptPosted, now);
+                // The recipient now holds what it received: a later trâmite of this NRE towards
+                // it will not request these components again.
+                let holders = &mut state.nres.entry(recibo.nre.clone()).or_default().holders;
+                holders.entry(recipient).or_default().extend(recibo.hashes.iter().cloned());
+                Ok(true)
+            })?;
+            if stored {
+                return Ok(());
             }
-            let hashes = r.pending_for_recipient.clone();
-            let (nre, recipient) = (r.nre.clone(), r.recipient.clone());
-            if let Some(record) = state.tramites.get_mut(&idt) {
-                record.recibo = Some(StoredRecibo {
-                    data_de_recebimento: body.data_de_recebimento.clone(),
-                    signature: body.hash_da_assinatura.clone(),
-                    certificate_der: certificate_der.clone(),
-                });
-            }
-            let _ = self.apply(state, idt, Actor::Recipient, Event::ReceiptPosted, now);
-            // The recipient now holds what it received: a later trâmite of this NRE towards it
-            // will not request these components again.
-            state.nres.entry(nre).or_default().holders.entry(recipient).or_default().extend(hashes);
-            Ok(())
-        })
+        }
+    }
+
+    /// Whether the recipient signed the recibo's text, as posted or (knob) with the date as
+    /// UTC; `0024` with the text it was checked against otherwise.
+    fn verify_recibo(
+        &self,
+        recibo: &ReciboDeConclusao,
+        certificate_der: &[u8],
+        signature: &str,
+    ) -> Result<()> {
+        let mut verified = recibo.verify(certificate_der, signature).is_ok();
+        if !verified && self.config.receipt_date == ReceiptDate::AsSentOrUtc {
+            verified = recibo
+                .with_canonical_date()
+                .is_ok_and(|c| c.verify(certificate_der, signature).is_ok());
+        }
+        if verified {
+            return Ok(());
+        }
+        let motivo = format!(
+            "a assinatura não confere com o certificado do sistema destinatário sobre o texto {}",
+            recibo.canonical_text()
+        );
+        Err(err(ErrorKind::ReciboNaoAceito, &[("motivo", &motivo)]))
     }
 
     /// `GET tramites/{idt}/recibo` (sender): 5 → 6; readable again at 6.
@@ -162,6 +181,32 @@ impl<S: Store> Platform<S> {
             Ok(view)
         })
     }
+}
+
+/// The recibo de conclusão the recipient's signature must cover: the trâmite's NRE and the
+/// components it had to download, dated as posted. Only for the recipient, only at 4.
+fn recibo_to_verify(
+    state: &State,
+    spe: &Spe,
+    idt: Idt,
+    body: &EnvioDeReciboDeTramite,
+) -> Result<ReciboDeConclusao> {
+    let (r, role) = visible(state, spe, idt)?;
+    if role != Actor::Recipient {
+        return Err(err(
+            ErrorKind::TramiteNaoAutorizado,
+            &[("idt", &idt.to_string())],
+        ));
+    }
+    if r.situacao != Situacao::ComponentesRecebidosDestinatario {
+        return Err(situacao_error("envio de recibo de conclusão", r));
+    }
+    Ok(ReciboDeConclusao {
+        idt,
+        nre: r.nre.clone(),
+        data_de_recebimento: body.data_de_recebimento.clone(),
+        hashes: r.pending_for_recipient.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -206,6 +251,30 @@ mod tests {
             f.platform.recibo(&f.org_a, idt).is_ok(),
             "readable again at 6"
         );
+    }
+
+    #[test]
+    fn a_recibo_verified_while_another_is_accepted_gets_the_situacao_error() {
+        let f = fixture();
+        let idt = f.received();
+        let recibo = f.recibo_de_conclusao(idt, "2025-06-02T10:00:00-03:00");
+        let (platform, org_b) = (Arc::downgrade(&f.platform), f.org_b.clone());
+        let (certificate, first) = (f.org_b_certificate.clone(), recibo.clone());
+        // The signature is verified with no lock held: a retry of the same post lands between
+        // the read and the apply, and wins.
+        f.platform.store.between(1, move || {
+            let platform = platform.upgrade().unwrap();
+            platform
+                .post_recibo(&org_b, &certificate, idt, &first)
+                .unwrap();
+        });
+        let late = f
+            .platform
+            .post_recibo(&f.org_b, &f.org_b_certificate, idt, &recibo)
+            .unwrap_err();
+        assert_eq!(late.kind, ErrorKind::SituacaoNaoPermitida);
+        assert!(late.args.contains(&("situacao", "5".to_owned())), "{late}");
+        f.assert_situacao(idt, Situacao::ReciboEnviadoDestinatario);
     }
 
     #[test]

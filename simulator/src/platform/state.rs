@@ -85,7 +85,93 @@ pub struct TramiteRecord {
     pub last_download: Option<OffsetDateTime>,
 }
 
+/// What one open call sends, the same for each of its destinations.
+#[derive(Debug, Clone)]
+pub struct Opening {
+    /// The SPE that opens.
+    pub sender: String,
+    pub remetente: EstruturaOrganizacional,
+    pub payload: Payload,
+    pub protocolo: String,
+    pub propriedades_adicionais: Vec<PropriedadeAdicional>,
+    pub urgente: Option<bool>,
+    pub motivo_da_urgencia: Option<u32>,
+    /// As declared, a hash possibly more than once.
+    pub components: Vec<DeclaredComponent>,
+    pub requested: Vec<String>,
+    /// A reproduction of an earlier trâmite (`reproducoes-de-tramite`).
+    pub reproducao: bool,
+}
+
+/// Where one trâmite of an open call goes.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub destinatario: EstruturaOrganizacional,
+    /// The unit that receives for the destination, when the directory names one.
+    pub unidade_receptora: Option<EstruturaOrganizacional>,
+    /// The SPE that answers for the destination.
+    pub recipient: String,
+}
+
 impl TramiteRecord {
+    /// A trâmite about to open (situação 0, no history, nothing uploaded, downloaded, refused or
+    /// signed yet): the one place a record is built, so a field added to it starts right
+    /// everywhere.
+    #[must_use]
+    pub fn new(idt: Idt, nre: Nre, ticket: Ticket, opening: Opening, to: Destination) -> Self {
+        TramiteRecord {
+            idt,
+            nre,
+            ticket,
+            remetente: opening.remetente,
+            destinatario: to.destinatario,
+            unidade_receptora: to.unidade_receptora,
+            sender: opening.sender,
+            recipient: to.recipient,
+            payload: opening.payload,
+            protocolo: opening.protocolo,
+            propriedades_adicionais: opening.propriedades_adicionais,
+            urgente: opening.urgente,
+            motivo_da_urgencia: opening.motivo_da_urgencia,
+            situacao: Situacao::NaoIniciado,
+            history: Vec::new(),
+            components: TramiteRecord::unique_components(&opening.components),
+            requested: opening.requested,
+            received: Vec::new(),
+            pending_for_recipient: Vec::new(),
+            downloaded: Vec::new(),
+            recusa: None,
+            recibo_de_envio: None,
+            recibo: None,
+            reproducao: opening.reproducao,
+            last_download: None,
+        }
+    }
+
+    /// What opening this trâmite again would send, and where, asking for `requested` (a
+    /// reproduction: same parties, metadata and components).
+    #[must_use]
+    pub fn reopening(&self, requested: Vec<String>) -> (Opening, Destination) {
+        let opening = Opening {
+            sender: self.sender.clone(),
+            remetente: self.remetente.clone(),
+            payload: self.payload.clone(),
+            protocolo: self.protocolo.clone(),
+            propriedades_adicionais: self.propriedades_adicionais.clone(),
+            urgente: self.urgente,
+            motivo_da_urgencia: self.motivo_da_urgencia,
+            components: self.components.clone(),
+            requested,
+            reproducao: true,
+        };
+        let to = Destination {
+            destinatario: self.destinatario.clone(),
+            unidade_receptora: self.unidade_receptora.clone(),
+            recipient: self.recipient.clone(),
+        };
+        (opening, to)
+    }
+
     /// The declared component with this hash.
     #[must_use]
     pub fn component(&self, hash: &str) -> Option<&DeclaredComponent> {

@@ -3,7 +3,7 @@
 //! checks, at the end of every critical section, what any reader could then see; and the steps
 //! that take a trâmite from org-a to org-b through its life.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use pen_protocol::api::{EnvioDeProcesso, EnvioDeReciboDeTramite, TramiteDeProcessoCriado};
 use pen_protocol::error::ErrorKind;
@@ -32,15 +32,52 @@ pub(super) fn unit((repositorio, estrutura): (u64, &str)) -> EstruturaOrganizaci
     EstruturaOrganizacional::new(repositorio, estrutura)
 }
 
+/// Something another request does between two critical sections of one operation.
+type Hook = Box<dyn FnOnce() + Send>;
+
 /// The in-memory store, checking after every critical section the invariants a reader relies
 /// on: a section that leaves one of them broken is a window in which another request sees a
-/// trâmite half changed.
-#[derive(Debug, Default)]
-pub(super) struct Checked(MemoryStore);
+/// trâmite half changed. It can also let another request in at a chosen section boundary.
+#[derive(Default)]
+pub(super) struct Checked {
+    inner: MemoryStore,
+    hook: Mutex<Option<(usize, Hook)>>,
+}
+
+impl std::fmt::Debug for Checked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checked")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Checked {
+    /// Runs `hook`, outside the lock, right before the critical section that follows the next
+    /// `sections` ones.
+    pub fn between(&self, sections: usize, hook: impl FnOnce() + Send + 'static) {
+        *self.hook.lock().unwrap() = Some((sections, Box::new(hook)));
+    }
+
+    fn due(&self) -> Option<Hook> {
+        let mut armed = self.hook.lock().unwrap();
+        match armed.take() {
+            Some((0, hook)) => Some(hook),
+            Some((n, hook)) => {
+                *armed = Some((n - 1, hook));
+                None
+            }
+            None => None,
+        }
+    }
+}
 
 impl Store for Checked {
     fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        self.0.with(|state| {
+        if let Some(hook) = self.due() {
+            hook();
+        }
+        self.inner.with(|state| {
             let out = f(state);
             for r in state.tramites.values() {
                 let code = r.situacao.code();
@@ -66,7 +103,8 @@ impl Store for Checked {
 }
 
 pub(super) struct Fixture {
-    pub platform: Platform<Checked>,
+    /// Shared, so that a [`Checked::between`] hook can act on it as another request.
+    pub platform: Arc<Platform<Checked>>,
     pub clock: Arc<ManualClock>,
     pub org_a: Spe,
     pub org_b: Spe,
@@ -96,7 +134,7 @@ pub(super) fn fixture_with(config: PlatformConfig) -> Fixture {
     let registry = Registry::from_fixtures(pki.manifest()).expect("fixture registry");
     let (signer, certificate_der) = identity(&pki, &pki.manifest().platform.identity_pem);
     let clock = Arc::new(ManualClock::new(datetime!(2025-06-02 10:00 -3)));
-    let platform = Platform::with_store(
+    let platform = Arc::new(Platform::with_store(
         config,
         registry,
         clock.clone(),
@@ -105,7 +143,7 @@ pub(super) fn fixture_with(config: PlatformConfig) -> Fixture {
             certificate_der,
         },
         Checked::default(),
-    );
+    ));
     let spe = |id: &str| {
         platform
             .registry(|r| r.spe(id).cloned())
@@ -170,7 +208,12 @@ pub(super) fn size_of(processo: &Processo, hash: &str) -> u64 {
 impl Fixture {
     /// Opens `processo-simples` from org-a to org-b (situação 1).
     pub fn open(&self) -> (Processo, TramiteDeProcessoCriado) {
-        let processo = processo("processo-simples");
+        self.open_sample("processo-simples")
+    }
+
+    /// Opens a fixture sample process from org-a to org-b (situação 1).
+    pub fn open_sample(&self, name: &str) -> (Processo, TramiteDeProcessoCriado) {
+        let processo = processo(name);
         let created = self
             .platform
             .open_processo(&self.org_a, envio(processo.clone()))
@@ -207,10 +250,16 @@ impl Fixture {
         created.idt
     }
 
-    /// A sent trâmite whose recipient read it and downloaded everything (situação 4).
-    pub fn received(&self) -> Idt {
+    /// A sent trâmite whose recipient read its metadata (situação 3).
+    pub fn read(&self) -> Idt {
         let idt = self.sent();
         self.platform.metadados(&self.org_b, idt).expect("metadata");
+        idt
+    }
+
+    /// A sent trâmite whose recipient read it and downloaded everything (situação 4).
+    pub fn received(&self) -> Idt {
+        let idt = self.read();
         let inspection = self.platform.inspect(idt).expect("inspection");
         for hash in &inspection
             .tramite

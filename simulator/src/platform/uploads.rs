@@ -1,7 +1,8 @@
 //! Uploads under a ticket: what a sender may upload (`upload_target`), the checks of a part and
 //! of the end of a chunked upload, the check and the acceptance of a whole component (the two
 //! calls `crate::intake` makes around committing the bytes), and the move to situação 2 with
-//! the platform's recibo de envio once every requested component is in.
+//! the platform's recibo de envio once every requested component is in: signed between the
+//! section that finds the trâmite complete and the one that moves it, never under the lock.
 
 use pen_protocol::datetime;
 use pen_protocol::error::ErrorKind;
@@ -28,38 +29,13 @@ impl<S: Store> Platform<S> {
         hash: &str,
         protocolo: &str,
     ) -> Result<u64> {
-        let now = self.clock.now();
-        self.with_state(now, |state| {
-            let invalid = || {
-                err(
-                    ErrorKind::TicketInvalido,
-                    &[("ticket", &ticket.to_string())],
-                )
-            };
-            let idts = state.tickets.get(&ticket).ok_or_else(invalid)?;
-            let records: Vec<&TramiteRecord> =
-                idts.iter().filter_map(|i| state.tramites.get(i)).collect();
-            if records.is_empty() || records.iter().any(|r| r.sender != spe.id) {
-                return Err(invalid());
-            }
-            let waiting: Vec<&&TramiteRecord> = records
-                .iter()
-                .filter(|r| r.situacao == Situacao::Iniciado)
-                .collect();
-            let Some(first) = waiting.first() else {
-                return Err(invalid());
-            };
-            let requested = waiting
-                .iter()
-                .any(|r| r.requested.iter().any(|h| h == hash));
-            let component = first.component(hash).filter(|_| requested);
-            component.map(|c| c.size).ok_or_else(|| {
-                err(
-                    ErrorKind::ComponenteNaoSolicitado,
-                    &[("hash", hash), ("protocolo", protocolo)],
-                )
-            })
-        })
+        let upload = Upload {
+            spe,
+            ticket,
+            hash,
+            protocolo,
+        };
+        self.with_state(self.clock.now(), |state| upload.target(state))
     }
 
     /// Checks one part of a chunked upload against the declared size.
@@ -142,23 +118,13 @@ impl<S: Store> Platform<S> {
         computed: ComponentHash,
         len: u64,
     ) -> Result<()> {
-        let size = self.upload_target(spe, ticket, hash, protocolo)?;
-        if len != size {
-            return Err(err(
-                ErrorKind::TamanhoNaoConfere,
-                &[
-                    ("recebido", &len.to_string()),
-                    ("informado", &size.to_string()),
-                ],
-            ));
-        }
-        if computed.to_base64() != hash {
-            return Err(err(
-                ErrorKind::HashNaoConfere,
-                &[("calculado", &computed.to_base64()), ("hash", hash)],
-            ));
-        }
-        Ok(())
+        let upload = Upload {
+            spe,
+            ticket,
+            hash,
+            protocolo,
+        };
+        self.with_state(self.clock.now(), |state| upload.check(state, computed, len))
     }
 
     /// Accepts a component whose bytes were hashed while they streamed and are already readable
@@ -177,28 +143,55 @@ impl<S: Store> Platform<S> {
         computed: ComponentHash,
         len: u64,
     ) -> Result<()> {
-        self.check_component(spe, ticket, hash, protocolo, computed, len)?;
+        let upload = Upload {
+            spe,
+            ticket,
+            hash,
+            protocolo,
+        };
         let now = self.clock.now();
-        self.with_state(now, |state| {
-            state.parts.remove(&(ticket, hash.to_owned()));
-            let idts = state.tickets.get(&ticket).cloned().unwrap_or_default();
-            for idt in idts {
-                let complete = match state.tramites.get_mut(&idt) {
-                    Some(r)
-                        if r.situacao == Situacao::Iniciado
-                            && r.requested.iter().any(|h| h == hash) =>
-                    {
-                        state::insert_once(&mut r.received, hash);
-                        r.requested.iter().all(|h| r.received.contains(h))
-                    }
-                    _ => false,
-                };
-                if complete {
-                    self.components_complete(state, idt, now);
+        let mut signed: Vec<Signed> = Vec::new();
+        loop {
+            // Checked on the first pass only, as a check followed by the acceptance would be: a
+            // later pass only signs what the first could not foresee.
+            let first_pass = signed.is_empty();
+            let unsigned = self.with_state(now, |state| {
+                if first_pass {
+                    upload.check(state, computed, len)?;
                 }
+                let idts = state.tickets.get(&ticket).cloned().unwrap_or_default();
+                let completing: Vec<Idt> = idts
+                    .iter()
+                    .filter(|i| {
+                        state.tramites.get(i).is_some_and(|r| {
+                            r.requested.iter().any(|h| h == hash) && complete_with(r, Some(hash))
+                        })
+                    })
+                    .copied()
+                    .collect();
+                let unsigned = unsigned_among(state, &completing, &signed, now);
+                if !unsigned.is_empty() {
+                    return Ok(unsigned);
+                }
+                state.parts.remove(&(ticket, hash.to_owned()));
+                for idt in &idts {
+                    let waiting = state.tramites.get_mut(idt).filter(|r| {
+                        r.situacao == Situacao::Iniciado && r.requested.iter().any(|h| h == hash)
+                    });
+                    if let Some(r) = waiting {
+                        state::insert_once(&mut r.received, hash);
+                    }
+                }
+                for s in signed.iter().filter(|s| completing.contains(&s.idt)) {
+                    self.components_complete(state, s, now);
+                }
+                Ok(Vec::new())
+            })?;
+            if unsigned.is_empty() {
+                return Ok(());
             }
-        });
-        Ok(())
+            signed.extend(self.sign_recibos_de_envio(unsigned));
+        }
     }
 
     /// Whether some trâmite received a component with this hash (its bytes must stay).
@@ -209,41 +202,197 @@ impl<S: Store> Platform<S> {
             .with(|state| state.tramites.values().any(|r| r.received.contains(&hash)))
     }
 
-    /// 1 → 2: freeze what the recipient must download and sign the recibo de envio.
-    pub(super) fn components_complete(&self, state: &mut State, idt: Idt, now: OffsetDateTime) {
-        if self.apply(state, idt, Actor::Platform, Event::ComponentsUploaded, now) != Ok(true) {
+    /// Signs recibos de envio, outside the state lock: RSA is the expensive part of 1 → 2.
+    fn sign_recibos_de_envio(&self, texts: Vec<ReciboDeEnvioTexto>) -> Vec<Signed> {
+        texts
+            .into_iter()
+            .map(|texto| {
+                // Signing with a loaded RSA key does not fail in practice; an empty signature
+                // would only make a verifying client reject the receipt, the honest outcome.
+                let signature = self
+                    .signer
+                    .signer
+                    .sign(&texto.canonical_text())
+                    .unwrap_or_default();
+                Signed {
+                    idt: texto.idt,
+                    recibo: StoredReciboDeEnvio {
+                        data: texto.data_do_ultimo_componente.unwrap_or_default(),
+                        hashes: texto.hashes,
+                        signature,
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// Signs the recibos of trâmites that [`ready`] found complete, then moves those still at 1
+    /// to 2: the open calls whose trâmites wait for no upload.
+    pub(super) fn complete_signed(&self, now: OffsetDateTime, ready: Vec<ReciboDeEnvioTexto>) {
+        if ready.is_empty() {
             return;
         }
-        let Some(record) = state.tramites.get_mut(&idt) else {
-            return;
-        };
-        record.pending_for_recipient.clone_from(&record.requested);
-        let data = datetime::format_with_offset(now, datetime::BRASILIA);
-        let texto = ReciboDeEnvioTexto {
-            idt,
-            nre: record.nre.clone(),
-            data_do_ultimo_componente: Some(data.clone()),
-            hashes: record.requested.clone(),
-        };
-        // Signing with a loaded RSA key does not fail in practice; an empty signature would only
-        // make a verifying client reject the receipt, which is the honest outcome.
-        let signature = self
-            .signer
-            .signer
-            .sign(&texto.canonical_text())
-            .unwrap_or_default();
-        record.recibo_de_envio = Some(StoredReciboDeEnvio {
-            data,
-            hashes: texto.hashes,
-            signature,
+        let signed = self.sign_recibos_de_envio(ready);
+        self.with_state(now, |state| {
+            for s in &signed {
+                self.components_complete(state, s, now);
+            }
         });
+    }
+
+    /// 1 → 2 with the recibo de envio signed for it: freezes what the recipient must download.
+    /// Nothing happens to a trâmite that moved on, or lacks a component, since it was signed for.
+    fn components_complete(&self, state: &mut State, signed: &Signed, now: OffsetDateTime) {
+        let idt = signed.idt;
+        let still = state
+            .tramites
+            .get(&idt)
+            .is_some_and(|r| complete_with(r, None) && r.requested == signed.recibo.hashes);
+        if !still
+            || self.apply(state, idt, Actor::Platform, Event::ComponentsUploaded, now) != Ok(true)
+        {
+            return;
+        }
+        if let Some(record) = state.tramites.get_mut(&idt) {
+            record.pending_for_recipient.clone_from(&record.requested);
+            record.recibo_de_envio = Some(signed.recibo.clone());
+        }
+    }
+}
+
+/// A recibo de envio signed before the critical section that moves its trâmite to 2.
+#[derive(Debug)]
+struct Signed {
+    idt: Idt,
+    recibo: StoredReciboDeEnvio,
+}
+
+/// Whether a trâmite at 1 has every requested component, counting `arriving` as in.
+fn complete_with(r: &TramiteRecord, arriving: Option<&str>) -> bool {
+    r.situacao == Situacao::Iniciado
+        && r.requested
+            .iter()
+            .all(|h| Some(h.as_str()) == arriving || r.received.contains(h))
+}
+
+/// The recibo de envio a trâmite gets when its last component arrives at `now`.
+fn recibo_de_envio_texto(r: &TramiteRecord, now: OffsetDateTime) -> ReciboDeEnvioTexto {
+    ReciboDeEnvioTexto {
+        idt: r.idt,
+        nre: r.nre.clone(),
+        data_do_ultimo_componente: Some(datetime::format_with_offset(now, datetime::BRASILIA)),
+        hashes: r.requested.clone(),
+    }
+}
+
+/// The recibos still to sign for the trâmites among `idts` about to complete.
+fn unsigned_among(
+    state: &State,
+    idts: &[Idt],
+    signed: &[Signed],
+    now: OffsetDateTime,
+) -> Vec<ReciboDeEnvioTexto> {
+    idts.iter()
+        .filter(|i| !signed.iter().any(|s| s.idt == **i))
+        .filter_map(|i| state.tramites.get(i))
+        .map(|r| recibo_de_envio_texto(r, now))
+        .collect()
+}
+
+/// The recibos to sign for the trâmites among `idts` that already have every component (opened
+/// with nothing to upload); [`Platform::complete_signed`] takes it from there.
+pub(super) fn ready(state: &State, idts: &[Idt], now: OffsetDateTime) -> Vec<ReciboDeEnvioTexto> {
+    let ready: Vec<Idt> = idts
+        .iter()
+        .filter(|i| {
+            state
+                .tramites
+                .get(i)
+                .is_some_and(|r| complete_with(r, None))
+        })
+        .copied()
+        .collect();
+    unsigned_among(state, &ready, &[], now)
+}
+
+/// One component arriving under a ticket, as declared by its sender.
+#[derive(Debug, Clone, Copy)]
+struct Upload<'a> {
+    spe: &'a Spe,
+    ticket: Ticket,
+    hash: &'a str,
+    protocolo: &'a str,
+}
+
+impl Upload<'_> {
+    /// The declared size of the component, if its sender may upload it under the ticket now.
+    fn target(&self, state: &State) -> Result<u64> {
+        let Upload {
+            spe,
+            ticket,
+            hash,
+            protocolo,
+        } = *self;
+        let invalid = || {
+            err(
+                ErrorKind::TicketInvalido,
+                &[("ticket", &ticket.to_string())],
+            )
+        };
+        let idts = state.tickets.get(&ticket).ok_or_else(invalid)?;
+        let records: Vec<&TramiteRecord> =
+            idts.iter().filter_map(|i| state.tramites.get(i)).collect();
+        if records.is_empty() || records.iter().any(|r| r.sender != spe.id) {
+            return Err(invalid());
+        }
+        let waiting: Vec<&&TramiteRecord> = records
+            .iter()
+            .filter(|r| r.situacao == Situacao::Iniciado)
+            .collect();
+        let Some(first) = waiting.first() else {
+            return Err(invalid());
+        };
+        let requested = waiting
+            .iter()
+            .any(|r| r.requested.iter().any(|h| h == hash));
+        let component = first.component(hash).filter(|_| requested);
+        component.map(|c| c.size).ok_or_else(|| {
+            err(
+                ErrorKind::ComponenteNaoSolicitado,
+                &[("hash", hash), ("protocolo", protocolo)],
+            )
+        })
+    }
+
+    /// Whether these bytes are the component declared, and may be uploaded now.
+    fn check(&self, state: &State, computed: ComponentHash, len: u64) -> Result<()> {
+        let hash = self.hash;
+        let size = self.target(state)?;
+        if len != size {
+            return Err(err(
+                ErrorKind::TamanhoNaoConfere,
+                &[
+                    ("recebido", &len.to_string()),
+                    ("informado", &size.to_string()),
+                ],
+            ));
+        }
+        if computed.to_base64() != hash {
+            return Err(err(
+                ErrorKind::HashNaoConfere,
+                &[("calculado", &computed.to_base64()), ("hash", hash)],
+            ));
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
-    use crate::platform::testing::{fixture, processo, refused, size_of};
+    use crate::platform::testing::{fixture, refused, size_of};
 
     #[test]
     fn a_component_is_refused_before_anything_changes_when_size_or_hash_differ() {
@@ -276,11 +425,7 @@ mod tests {
     #[test]
     fn the_last_component_moves_to_2_with_a_recibo_de_envio_that_verifies() {
         let f = fixture();
-        let processo = processo("processo-varios-documentos");
-        let created = f
-            .platform
-            .open_processo(&f.org_a, crate::platform::testing::envio(processo.clone()))
-            .unwrap();
+        let (processo, created) = f.open_sample("processo-varios-documentos");
         let hashes = created.processos_com_componentes_digitais_solicitados[0]
             .hashes
             .clone();
@@ -305,6 +450,44 @@ mod tests {
                 .as_deref(),
             Some("2025-06-02T10:00:00.000-03:00")
         );
+    }
+
+    #[test]
+    fn the_recibo_de_envio_is_signed_between_two_sections_and_applied_only_if_still_due() {
+        let f = fixture();
+        let (processo, created) = f.open();
+        let idt = created.idt;
+        let hash = created.processos_com_componentes_digitais_solicitados[0].hashes[0].clone();
+        let (platform, org_a) = (Arc::downgrade(&f.platform), f.org_a.clone());
+        // The acceptance of the last component reads what to sign, signs with no lock held, then
+        // applies: the sender cancels in between, as a concurrent request could.
+        f.platform.store.between(1, move || {
+            let platform = platform.upgrade().unwrap();
+            platform.cancelar(&org_a, idt).unwrap();
+        });
+        f.upload(&processo, &created, &hash).unwrap();
+        f.assert_situacao(idt, Situacao::Cancelado);
+        let inspection = f.platform.inspect(idt).unwrap();
+        assert!(inspection.recibo_de_envio_assinado.is_none());
+        assert!(
+            inspection.received.is_empty(),
+            "a cancelled trâmite takes nothing"
+        );
+    }
+
+    #[test]
+    fn a_component_that_is_not_the_last_is_taken_in_one_section() {
+        let f = fixture();
+        let (processo, created) = f.open_sample("processo-varios-documentos");
+        let hashes = &created.processos_com_componentes_digitais_solicitados[0].hashes;
+        let (platform, org_a, idt) = (Arc::downgrade(&f.platform), f.org_a.clone(), created.idt);
+        // Were the first upload to stop between sections, this cancellation would land first.
+        f.platform.store.between(1, move || {
+            platform.upgrade().unwrap().cancelar(&org_a, idt).unwrap();
+        });
+        f.upload(&processo, &created, &hashes[0]).unwrap();
+        assert_eq!(f.platform.inspect(idt).unwrap().received.len(), 1);
+        f.assert_situacao(idt, Situacao::Cancelado);
     }
 
     #[test]
