@@ -7,8 +7,9 @@
 //! - [`server`] — the TLS edge: accept loop, mutual-TLS handshake, HTTP/1.1 or h2 by ALPN,
 //!   the verified certificate on every request.
 //! - [`http`] — the REST v3 routes and the one place where platform errors become HTTP.
-//! - [`platform`] — the platform's rules over the store: opening, uploads, feed, reads,
-//!   receipts, refusal, cancellation, the automatic cancellation timer.
+//! - [`platform`] — the platform's rules over the store, one file per group of operations
+//!   (catalogue, open, uploads, feed, reads, receipts, lifecycle, admin), each with its rule
+//!   tests on a manual clock.
 //! - [`blobs`] — component bytes, content-addressed, staged while they stream.
 //! - [`intake`] — staged bytes to an accepted component, readable before the feed shows it;
 //!   [`multipart`] — upload bodies as the form parser can read them safely.
@@ -18,7 +19,8 @@
 //! - [`faults`], [`clock`], [`config`] — failures on demand, controllable time, knobs.
 //! - [`control`] — the control plane (reset, faults, clock, journal, injection) and
 //!   [`control_client`], its typed client.
-//! - [`pki`] — the test PKI: generation (`certs init`) and loading into rustls configurations.
+//! - [`pki`] — the test PKI: generation (`certs init`) apart from loading into rustls
+//!   configurations, which is all the TLS edge and the runtime use.
 //!
 //! The `pen-simulator` command line (clap definitions, `anyhow` for reporting) belongs to the
 //! binary target (`src/main.rs`, `src/cli.rs`) and only calls into this library.

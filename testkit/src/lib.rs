@@ -1,9 +1,9 @@
 //! `pen-testkit`: test plumbing shared by end-to-end tests, and the end-to-end suite itself.
 //!
 //! It owns who a test connects as (the committed test PKI's identities, as HTTPS clients and
-//! rustls configurations) and where the committed files are. It will also own spawning a
-//! simulator on `127.0.0.1:0` with a manual clock, and the tests in `tests/` that run every
-//! protocol flow over real mutual TLS on loopback.
+//! rustls configurations), where the committed files are, a simulator per test on
+//! `127.0.0.1:0` with a manual clock, and the reference clients and agents that play each
+//! organisation; the tests in `tests/` run every protocol flow over real mutual TLS on loopback.
 //!
 //! # Layout
 //! - [`workspace_root`] and [`certs_dir`]: where the committed PKI and fixtures live, so tests
