@@ -95,8 +95,8 @@ impl Reaction {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Step {
-    /// The counterpart sends a sample to the SUT's unit (a fresh NUP unless `nup_of` names an
-    /// earlier trâmite whose process it resends).
+    /// The counterpart sends a sample to the SUT's unit under a fresh NUP, with an anexo of a
+    /// declared size, alterations, or as urgent.
     CounterpartSends {
         fixture: String,
         #[serde(rename = "as")]
