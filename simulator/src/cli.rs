@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use pen_protocol::registry::PkiManifest;
 
+use pen_simulator::clock::MAX_TIME_SCALE;
 use pen_simulator::pki::{self, GenerateOptions};
 
 /// A local Tramita.gov.br for integrators' tests.
@@ -44,8 +45,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_enum, default_value = "strict")]
     pub profile: ProfileArg,
     /// Run the platform's clock this many times faster than the wall clock (e.g. 86400: a day
-    /// per second, so automatic cancellation after 8 days takes 8 seconds).
-    #[arg(long)]
+    /// per second, so automatic cancellation after 8 days takes 8 seconds); at most 1000000.
+    #[arg(long, value_parser = time_scale)]
     pub time_scale: Option<f64>,
     /// Turn the control plane on at this address (port 0 picks one); its URL is the second stdout
     /// line. Plain HTTP on loopback; mutual TLS with the PKI's administrator identity elsewhere.
@@ -57,8 +58,9 @@ pub(crate) struct ServeArgs {
     /// Keep component bytes in this folder instead of a temporary one.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Days without progress after which a trâmite in 1–4 is cancelled automatically (10).
-    #[arg(long, default_value_t = 8)]
+    /// Days without progress after which a trâmite in 1–4 is cancelled automatically (1 to
+    /// 36500).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=MAX_AUTO_CANCEL_DAYS))]
     pub auto_cancel_days: u64,
     /// Without `cabecalho.NRE`: issue a new NRE (`new`, as the real platform was seen doing) or
     /// reuse the one this organisation last used for the protocol (`recover`).
@@ -79,6 +81,26 @@ pub(crate) struct ServeArgs {
     /// Opt-in policy: refuse MIME types outside the schema's list.
     #[arg(long)]
     pub restrict_mime_types: bool,
+}
+
+/// A century: the platform adds this period to "now", which must stay within the calendar.
+const MAX_AUTO_CANCEL_DAYS: u64 = 36_500;
+
+/// `--time-scale`: a positive, finite factor up to [`MAX_TIME_SCALE`], refused on the command
+/// line rather than silently replaced (a clock a million times faster already runs eleven days
+/// a second; beyond, it reaches the end of its calendar within hours).
+fn time_scale(text: &str) -> Result<f64, String> {
+    let scale: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if scale.is_finite() && scale > 0.0 && scale <= MAX_TIME_SCALE {
+        Ok(scale)
+    } else {
+        Err(format!(
+            "{text} is out of range: use a factor greater than 0 and at most {MAX_TIME_SCALE}"
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -11,12 +11,73 @@
 //!
 //! Clocks notify subscribers when they jump ([`Clock::subscribe`]), so that timers re-evaluate at
 //! once instead of polling.
+//!
+//! No clock ever reports an instant past [`LATEST`], and none can be moved past it: `time`'s
+//! calendar ends in year 9999 and its arithmetic panics beyond, so an unbounded advance (or a
+//! huge `--time-scale`) would make every later request panic where the platform adds a deadline
+//! to "now".
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use thiserror::Error;
+use time::macros::datetime;
 use time::OffsetDateTime;
 use tokio::sync::watch;
+
+/// The latest instant a clock reports or can be moved to. Far beyond any test or demo, and a
+/// thousand years short of the end of `time`'s calendar, so that the platform's own arithmetic
+/// on "now" (an automatic-cancellation deadline days or years ahead) cannot overflow.
+pub const LATEST: OffsetDateTime = datetime!(9000-01-01 0:00 UTC);
+
+/// The fastest a [`ScaledClock`] runs (`--time-scale`): a million times the wall clock, eleven
+/// simulated days per second. Faster would reach [`LATEST`] within hours of wall time.
+pub const MAX_TIME_SCALE: f64 = 1_000_000.0;
+
+/// Why a clock did not move.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ClockError {
+    /// A clock that only flows (the wall clock, an accelerated one).
+    #[error("este relógio não pode ser adiantado")]
+    CannotJump,
+    /// The move would take the clock past [`LATEST`].
+    #[error(
+        "adiantar o relógio em {seconds} segundos o levaria além de {}, o máximo (agora: {})",
+        pen_protocol::datetime::format_receipt_date(LATEST),
+        pen_protocol::datetime::format_receipt_date(*.now)
+    )]
+    TooFar {
+        /// Where the clock stands.
+        now: OffsetDateTime,
+        /// The requested move, in seconds (saturated at `u64::MAX`).
+        seconds: u64,
+    },
+}
+
+/// `at + by`, or [`LATEST`] when that lies beyond it (or beyond `time`'s calendar).
+#[must_use]
+pub fn saturating_add(at: OffsetDateTime, by: Duration) -> OffsetDateTime {
+    time::Duration::try_from(by)
+        .ok()
+        .and_then(|by| at.checked_add(by))
+        .map_or(LATEST, |later| later.min(LATEST))
+}
+
+/// `Ok` when `at + by` stays within [`LATEST`].
+fn check_within(at: OffsetDateTime, by: Duration) -> Result<(), ClockError> {
+    let fits = time::Duration::try_from(by)
+        .ok()
+        .and_then(|by| at.checked_add(by))
+        .is_some_and(|later| later <= LATEST);
+    if fits {
+        Ok(())
+    } else {
+        Err(ClockError::TooFar {
+            now: at,
+            seconds: by.as_secs(),
+        })
+    }
+}
 
 /// A source of the current time.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -27,11 +88,14 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     /// never signal.
     fn subscribe(&self) -> watch::Receiver<u64>;
 
-    /// Jumps forward, if this clock can (the control plane's "advance the clock"); `false` for
-    /// clocks that only flow.
-    fn advance(&self, by: Duration) -> bool {
+    /// Jumps forward, if this clock can (the control plane's "advance the clock").
+    ///
+    /// # Errors
+    /// [`ClockError::CannotJump`] for clocks that only flow; [`ClockError::TooFar`] when the move
+    /// would pass [`LATEST`] (the clock is then left where it was).
+    fn advance(&self, by: Duration) -> Result<(), ClockError> {
         let _ = by;
-        false
+        Err(ClockError::CannotJump)
     }
 }
 
@@ -87,18 +151,19 @@ impl ManualClock {
         }
     }
 
-    /// Moves the clock forward and wakes every timer.
+    /// Moves the clock forward (at most to [`LATEST`]) and wakes every timer.
     pub fn advance(&self, by: Duration) {
         {
             let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
-            *now += by;
+            *now = saturating_add(*now, by);
         }
         self.jumps.send_modify(|n| *n += 1);
     }
 
-    /// Sets the clock to an instant (forwards or backwards) and wakes every timer.
+    /// Sets the clock to an instant (forwards or backwards, at most [`LATEST`]) and wakes every
+    /// timer.
     pub fn set(&self, to: OffsetDateTime) {
-        *self.now.lock().unwrap_or_else(PoisonError::into_inner) = to;
+        *self.now.lock().unwrap_or_else(PoisonError::into_inner) = to.min(LATEST);
         self.jumps.send_modify(|n| *n += 1);
     }
 }
@@ -112,9 +177,14 @@ impl Clock for ManualClock {
         self.jumps.subscribe()
     }
 
-    fn advance(&self, by: Duration) -> bool {
-        ManualClock::advance(self, by);
-        true
+    fn advance(&self, by: Duration) -> Result<(), ClockError> {
+        {
+            let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
+            check_within(*now, by)?;
+            *now = saturating_add(*now, by);
+        }
+        self.jumps.send_modify(|n| *n += 1);
+        Ok(())
     }
 }
 
@@ -141,17 +211,23 @@ impl OffsetClock {
 
 impl Clock for OffsetClock {
     fn now(&self) -> OffsetDateTime {
-        self.base.now() + *self.offset.lock().unwrap_or_else(PoisonError::into_inner)
+        let offset = *self.offset.lock().unwrap_or_else(PoisonError::into_inner);
+        saturating_add(self.base.now(), offset)
     }
 
     fn subscribe(&self) -> watch::Receiver<u64> {
         self.jumps.subscribe()
     }
 
-    fn advance(&self, by: Duration) -> bool {
-        *self.offset.lock().unwrap_or_else(PoisonError::into_inner) += by;
+    fn advance(&self, by: Duration) -> Result<(), ClockError> {
+        {
+            let mut offset = self.offset.lock().unwrap_or_else(PoisonError::into_inner);
+            let now = saturating_add(self.base.now(), *offset);
+            check_within(now, by)?;
+            *offset = offset.saturating_add(by);
+        }
         self.jumps.send_modify(|n| *n += 1);
-        true
+        Ok(())
     }
 }
 
@@ -165,7 +241,8 @@ pub struct ScaledClock {
 }
 
 impl ScaledClock {
-    /// `scale` below 1 slows time down; non-finite or non-positive values mean 1.
+    /// `scale` below 1 slows time down; non-finite or non-positive values mean 1, values above
+    /// [`MAX_TIME_SCALE`] mean that maximum (the command line refuses both).
     #[must_use]
     pub fn new(scale: f64) -> Self {
         ScaledClock::starting_at(OffsetDateTime::now_utc(), Instant::now(), scale)
@@ -175,7 +252,7 @@ impl ScaledClock {
     #[must_use]
     pub fn starting_at(origin: OffsetDateTime, started: Instant, scale: f64) -> Self {
         let scale = if scale.is_finite() && scale > 0.0 {
-            scale
+            scale.min(MAX_TIME_SCALE)
         } else {
             1.0
         };
@@ -196,7 +273,9 @@ impl ScaledClock {
 impl Clock for ScaledClock {
     fn now(&self) -> OffsetDateTime {
         let elapsed = self.started.elapsed().as_secs_f64() * self.scale;
-        self.origin + Duration::from_secs_f64(elapsed.min(1e15))
+        // Saturates where the calendar ends instead of panicking, however long it has run.
+        let elapsed = Duration::try_from_secs_f64(elapsed).unwrap_or(Duration::MAX);
+        saturating_add(self.origin, elapsed)
     }
 
     fn subscribe(&self) -> watch::Receiver<u64> {
@@ -228,13 +307,74 @@ mod tests {
         let base: SharedClock = Arc::new(ManualClock::new(datetime!(2025-06-01 13:00 UTC)));
         let clock = OffsetClock::new(base);
         let jumps = clock.subscribe();
-        assert!(clock.advance(Duration::from_secs(3600)));
+        assert_eq!(clock.advance(Duration::from_secs(3600)), Ok(()));
         assert_eq!(clock.now(), datetime!(2025-06-01 14:00 UTC));
         assert!(jumps.has_changed().unwrap());
-        assert!(
-            !SystemClock::new().advance(Duration::from_secs(1)),
+        assert_eq!(
+            SystemClock::new().advance(Duration::from_secs(1)),
+            Err(ClockError::CannotJump),
             "a flowing clock cannot jump"
         );
+    }
+
+    /// `POST control/clock/advance {"days": 3000000}` used to make every later `now()` panic.
+    #[test]
+    fn no_clock_moves_or_reads_past_the_latest_instant() {
+        let days = |n: u64| Duration::from_secs(n * 24 * 3600);
+        let start = datetime!(2025-06-01 13:00 UTC);
+        let manual = Arc::new(ManualClock::new(start));
+        let offset = OffsetClock::new(manual.clone());
+        for clock in [&offset as &dyn Clock, manual.as_ref() as &dyn Clock] {
+            let jumps = clock.subscribe();
+            for by in [days(3_000_000), Duration::MAX] {
+                let refused = clock.advance(by).unwrap_err();
+                assert!(
+                    matches!(refused, ClockError::TooFar { now, .. } if now == start),
+                    "{refused:?}"
+                );
+                assert!(
+                    refused.to_string().contains("9000-01-01T00:00:00.000Z"),
+                    "{refused}"
+                );
+            }
+            assert_eq!(clock.now(), start, "a refused move leaves the clock alone");
+            assert!(!jumps.has_changed().unwrap(), "and wakes no timer");
+        }
+        // Up to the limit itself is fine; a second beyond is not.
+        let to_latest = Duration::try_from(LATEST - start).unwrap();
+        assert_eq!(offset.advance(to_latest), Ok(()));
+        assert_eq!(offset.now(), LATEST);
+        assert!(offset.advance(Duration::from_secs(1)).is_err());
+        // The test clock's own moves saturate instead of panicking.
+        manual.advance(Duration::MAX);
+        assert_eq!(manual.now(), LATEST);
+        assert_eq!(
+            offset.now(),
+            LATEST,
+            "base and offset together saturate too"
+        );
+    }
+
+    /// `--time-scale 1e12` used to overflow the first `now()` after a few seconds.
+    #[test]
+    fn a_scaled_clock_saturates_instead_of_overflowing() {
+        let origin = datetime!(2025-06-01 13:00 UTC);
+        let started = Instant::now()
+            .checked_sub(Duration::from_secs(3600))
+            .unwrap();
+        assert_eq!(ScaledClock::new(1e12).scale(), MAX_TIME_SCALE);
+        assert_eq!(ScaledClock::new(f64::INFINITY).scale(), 1.0);
+        // A library caller can still build a clock at the maximum for an hour: 114 years on.
+        let clock = ScaledClock::starting_at(origin, started, MAX_TIME_SCALE);
+        assert!(clock.now() > origin + time::Duration::days(365 * 100));
+        assert!(clock.now() <= LATEST);
+        // And one that ran for a century at that rate stops at the end of the calendar.
+        let long_ago = Instant::now().checked_sub(Duration::from_secs(50_000_000));
+        if let Some(long_ago) = long_ago {
+            let clock = ScaledClock::starting_at(origin, long_ago, MAX_TIME_SCALE);
+            assert_eq!(clock.now(), LATEST);
+        }
+        assert_eq!(saturating_add(origin, Duration::MAX), LATEST);
     }
 
     #[test]

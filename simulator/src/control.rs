@@ -25,6 +25,7 @@ use pen_protocol::model::EstruturaOrganizacional;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::clock::ClockError;
 use crate::faults::FaultSpec;
 use crate::http::AppState;
 use crate::journal::JournalQuery;
@@ -305,9 +306,14 @@ pub struct Advance {
 }
 
 async fn advance(State(s): State<Arc<AppState>>, Json(by): Json<Advance>) -> Response {
+    // Saturated: anything near u64::MAX seconds is far past the clock's limit anyway.
     let seconds = by.days.saturating_mul(24 * 3600).saturating_add(by.seconds);
-    if !s.platform.clock().advance(Duration::from_secs(seconds)) {
-        return problem(StatusCode::CONFLICT, "este relógio não pode ser adiantado");
+    match s.platform.clock().advance(Duration::from_secs(seconds)) {
+        Ok(()) => {}
+        Err(e @ ClockError::CannotJump) => return problem(StatusCode::CONFLICT, e.to_string()),
+        Err(e @ ClockError::TooFar { .. }) => {
+            return problem(StatusCode::BAD_REQUEST, e.to_string())
+        }
     }
     // Timers act at once, not at the next request.
     s.platform.tick();

@@ -113,3 +113,24 @@ async fn serve_prints_its_base_url_first_and_answers_there() {
     let health = plain.get(format!("{control}health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
 }
+
+/// `--time-scale 1e12` (or a period the platform would add to "now" past the calendar) used to
+/// start a simulator whose every request panicked; it is a usage error now, before binding.
+#[test]
+fn serve_refuses_a_clock_that_would_overflow() {
+    for (flag, value) in [
+        ("--time-scale", "1e12"),
+        ("--time-scale", "0"),
+        ("--time-scale", "inf"),
+        ("--auto-cancel-days", "3000000"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_pen-simulator"))
+            .args(["serve", "--addr", "127.0.0.1:0", flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(flag), "{flag} {value}: {stderr}");
+        assert!(output.stdout.is_empty(), "nothing was served");
+    }
+}

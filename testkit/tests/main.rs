@@ -11,6 +11,7 @@ mod client_flows;
 mod common;
 mod control;
 mod flows;
+mod hardening;
 mod identities;
 mod journal;
 mod limits;
