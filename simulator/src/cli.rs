@@ -13,6 +13,7 @@ use pen_protocol::registry::PkiManifest;
 
 use pen_simulator::clock::MAX_TIME_SCALE;
 use pen_simulator::pki::{self, GenerateOptions};
+use pen_simulator::server::EdgeLimits;
 
 /// A local Tramita.gov.br for integrators' tests.
 #[derive(Debug, Parser)]
@@ -58,6 +59,10 @@ pub(crate) struct ServeArgs {
     /// Keep component bytes in this folder instead of a temporary one.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Connections each listener keeps open at once; one more is closed as soon as it is
+    /// accepted. Keep it under the process's file-descriptor limit (`ulimit -n`).
+    #[arg(long, default_value_t = EdgeLimits::default().max_connections, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub max_connections: usize,
     /// Days without progress after which a trâmite in 1–4 is cancelled automatically (1 to
     /// 36500).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=MAX_AUTO_CANCEL_DAYS))]
@@ -196,6 +201,10 @@ fn serve(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         control_addr: args.control_addr,
         control_mtls: args.control_mtls,
+        edge: EdgeLimits {
+            max_connections: args.max_connections,
+            ..EdgeLimits::default()
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -31,7 +31,7 @@ use crate::http::AppState;
 use crate::journal::JournalQuery;
 use crate::platform::Schema;
 use crate::registry::Spe;
-use crate::server::{PeerIdentity, Server};
+use crate::server::{EdgeLimits, PeerIdentity, Server};
 
 /// Largest control-plane body (an injection carries its components inline).
 pub const MAX_INJECT_BODY: usize = 256 * 1024 * 1024;
@@ -77,7 +77,7 @@ impl std::fmt::Debug for Transport {
 }
 
 enum Listener {
-    Plain(tokio::net::TcpListener),
+    Plain(Server),
     Mutual { server: Server, admin_sha1: String },
 }
 
@@ -105,11 +105,9 @@ impl ControlPlane {
         let bind_error = |source| ControlError::Bind { addr, source };
         let (listener, addr) = match transport {
             Transport::Plain => {
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(bind_error)?;
-                let local = listener.local_addr().map_err(bind_error)?;
-                (Listener::Plain(listener), local)
+                let server = Server::bind_plain(addr).await.map_err(bind_error)?;
+                let local = server.local_addr();
+                (Listener::Plain(server), local)
             }
             Transport::MutualTls { tls, admin_sha1 } => {
                 let server = Server::bind(addr, tls).await.map_err(bind_error)?;
@@ -118,6 +116,20 @@ impl ControlPlane {
             }
         };
         Ok(ControlPlane { listener, addr })
+    }
+
+    /// The edge's limits on this listener (connections, idle, header and body timeouts), the
+    /// same as the REST listener's by default.
+    #[must_use]
+    pub fn with_limits(mut self, limits: EdgeLimits) -> Self {
+        self.listener = match self.listener {
+            Listener::Plain(server) => Listener::Plain(server.with_limits(limits)),
+            Listener::Mutual { server, admin_sha1 } => Listener::Mutual {
+                server: server.with_limits(limits),
+                admin_sha1,
+            },
+        };
+        self
     }
 
     /// `http://127.0.0.1:PORT/control/`, or `https://…` over mutual TLS.
@@ -140,11 +152,7 @@ impl ControlPlane {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         match self.listener {
-            Listener::Plain(listener) => {
-                axum::serve(listener, router(state))
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
+            Listener::Plain(server) => server.serve(router(state), shutdown).await,
             Listener::Mutual { server, admin_sha1 } => {
                 let admin_only = axum::middleware::from_fn(
                     move |req: axum::extract::Request, next: axum::middleware::Next| {

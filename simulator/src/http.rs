@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::multipart::{Field, Multipart};
+use axum::extract::multipart::{Field, Multipart, MultipartError};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -44,7 +44,7 @@ use crate::intake::{self, Arrival, IntakeError};
 use crate::journal::{ComponentRef, Operation};
 use crate::platform::{Platform, PlatformError, StructureQuery, TramiteQuery, UnitFilter};
 use crate::registry::Spe;
-use crate::server::PeerIdentity;
+use crate::server::{BodyTimeout, PeerIdentity};
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -273,6 +273,13 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
                 .collect(),
         ))
     }
+}
+
+/// What a client is told about an upload form that could not be read: a body that stopped or
+/// trickled in the edge's own words ([`BodyTimeout`], which multer would call "failed to read
+/// stream"), anything else in the parser's.
+fn multipart_detail(e: &MultipartError) -> String {
+    BodyTimeout::find(e).map_or_else(|| e.body_text(), ToString::to_string)
 }
 
 fn path_number<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, ApiError> {
@@ -600,7 +607,7 @@ async fn text_field(field: Field<'_>) -> Result<String, ApiError> {
     while let Some(chunk) = field.chunk().await.map_err(|e| {
         api(
             ErrorKind::RequisicaoInvalida,
-            &[("detalhe", &e.body_text())],
+            &[("detalhe", &multipart_detail(&e))],
         )
     })? {
         if out.len() + chunk.len() > 64 * 1024 {
@@ -633,14 +640,17 @@ async fn read_form(
         while let Some(field) = multipart.next_field().await.map_err(|e| {
             api(
                 ErrorKind::RequisicaoInvalida,
-                &[("detalhe", &e.body_text())],
+                &[("detalhe", &multipart_detail(&e))],
             )
         })? {
             match field.name() {
                 Some("conteudo") => {
                     let staged = s
                         .blobs
-                        .stage(Box::pin(field.map(|c| c.map_err(|e| e.body_text()))), limit)
+                        .stage(
+                            Box::pin(field.map(|c| c.map_err(|e| multipart_detail(&e)))),
+                            limit,
+                        )
                         .await?;
                     // A second `conteudo` replaces the first, whose staged file goes with it.
                     form.conteudo = Some(staged);

@@ -19,7 +19,7 @@ use crate::pki::load::Pki;
 use crate::pki::PkiError;
 use crate::platform::{Platform, PlatformSigner};
 use crate::registry::{Registry, RegistryError};
-use crate::server::{HandshakeFailure, Server};
+use crate::server::{EdgeLimits, HandshakeFailure, Server};
 
 /// Why the simulator could not start.
 #[derive(Debug, Error)]
@@ -56,6 +56,8 @@ pub struct SimulatorOptions {
     /// Serve the control plane over mutual TLS (administrator identity only) even on loopback;
     /// always the case off loopback.
     pub control_mtls: bool,
+    /// What every listener allows each client (connections, timeouts, body pace).
+    pub edge: EdgeLimits,
 }
 
 impl SimulatorOptions {
@@ -71,6 +73,7 @@ impl SimulatorOptions {
             data_dir: None,
             control_addr: None,
             control_mtls: false,
+            edge: EdgeLimits::default(),
         }
     }
 }
@@ -125,7 +128,8 @@ impl Simulator {
             .map_err(|source| StartError::Bind {
                 addr: options.addr,
                 source,
-            })?;
+            })?
+            .with_limits(options.edge);
         let (journal, clock) = (platform.journal().clone(), platform.clock().clone());
         let server = server.with_handshake_observer(Arc::new(move |failure: HandshakeFailure| {
             let event = crate::journal::Event::HandshakeRefused {
@@ -152,7 +156,11 @@ impl Simulator {
                 } else {
                     Transport::Plain
                 };
-                Some(ControlPlane::bind(addr, transport).await?)
+                Some(
+                    ControlPlane::bind(addr, transport)
+                        .await?
+                        .with_limits(options.edge),
+                )
             }
             None => None,
         };
@@ -182,6 +190,12 @@ impl Simulator {
     #[must_use]
     pub fn control_url(&self) -> Option<String> {
         self.control.as_ref().map(ControlPlane::base_url)
+    }
+
+    /// How many connections the REST listener has open now, and a way to wait for a change.
+    #[must_use]
+    pub fn open_connections(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.server.open_connections()
     }
 
     /// The shared state (platform and component store).

@@ -14,34 +14,44 @@
 //!   ~40 ms on Nagle's algorithm and delayed ACKs;
 //! - the handshake runs inside the connection's task, never inline in `accept`, so a slow or
 //!   silent client cannot hold up the others, and it is bounded by a timeout;
-//! - explicit graceful shutdown: stop accepting, let open connections finish their requests
-//!   (hyper-util's [`GracefulShutdown`]), close whatever is left after a bounded wait.
+//! - **nothing unbounded** ([`EdgeLimits`]): a cap on open connections (one more is closed at
+//!   once), an idle timeout for HTTP/1.1 and HTTP/2 alike (hyper times out only HTTP/1.1's
+//!   headers), h2 keep-alive pings, and request bodies that must keep arriving ([`BodyPace`]);
+//! - explicit graceful shutdown: stop accepting, let open connections finish their requests,
+//!   close whatever is left after a bounded wait.
 //!
 //! Before routing, repeated slashes in the request path are collapsed ([`collapse_slashes`]):
 //! SEI's installation checker asks for `…/rest/v3//healthcheck`.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::extract::ConnectInfo;
 use axum::http::uri::PathAndQuery;
-use axum::http::{Request, Uri};
+use axum::http::{Request, Response, Uri};
 use axum::Router;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 use crate::pki::load::{sha1_fingerprint, sha256_fingerprint};
+
+mod body;
+
+pub use body::{BodyPace, BodyTimeout};
+use body::{InFlight, InFlightBody, InFlightGuard, TimedBody};
 
 /// How long a client may take to complete the TLS handshake
 /// (see [`Server::with_handshake_timeout`]).
@@ -52,6 +62,53 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Pause after an accept error that is not about one connection (EMFILE, ENOBUFS, …), so that
 /// the loop does not spin while the process is out of descriptors or memory.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// What one listener allows each client: how many connections, how long each may take to
+/// start, idle or send a body. Every value is wall-clock time (the platform's clock may be
+/// accelerated or held; a network timeout is about the network).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdgeLimits {
+    /// Connections open at once, handshakes included. One more is closed as soon as it is
+    /// accepted (the client sees the connection reset), never left waiting in the backlog:
+    /// 1,013 idle connections under `ulimit -n 1024` used to lock every new client out.
+    pub max_connections: usize,
+    /// From TCP accept to the end of the TLS handshake.
+    pub handshake_timeout: Duration,
+    /// HTTP/1.1: longest wait for a request's headers, idle keep-alive included (hyper's).
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight for this long is closed: HTTP/1.1 at once,
+    /// HTTP/2 with GOAWAY. A request is in flight until its response is sent, so a long-poll
+    /// or a long download never counts as idle.
+    pub idle_timeout: Duration,
+    /// HTTP/2: a PING after this long without a frame from the client…
+    pub keep_alive_interval: Duration,
+    /// …and the connection closed when its answer takes longer than this (a peer that
+    /// vanished during a long-poll).
+    pub keep_alive_timeout: Duration,
+    /// How fast request bodies must arrive.
+    pub body: BodyPace,
+    /// How long open connections may take to finish their requests once shutdown starts.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for EdgeLimits {
+    fn default() -> Self {
+        EdgeLimits {
+            max_connections: 512,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            keep_alive_interval: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(20),
+            body: BodyPace {
+                idle: Duration::from_secs(30),
+                grace: Duration::from_secs(30),
+                min_rate: 1024,
+            },
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
+}
 
 /// The verified client certificate of a connection, as handlers see it
 /// (`Extension<PeerIdentity>`).
@@ -122,7 +179,8 @@ pub struct HandshakeFailure {
     /// Who tried.
     pub peer: SocketAddr,
     /// What went wrong, in rustls' words ("peer sent no certificates",
-    /// "invalid peer certificate: UnknownIssuer", …) or ours (timeout, no certificate).
+    /// "invalid peer certificate: UnknownIssuer", …) or ours (timeout, no certificate, the
+    /// connection limit).
     pub reason: String,
     /// When the failure was seen (wall clock: the journal's own clock is not ours to read).
     pub at: SystemTime,
@@ -142,23 +200,25 @@ impl fmt::Display for HandshakeFailure {
 /// short and non-blocking (push to a bounded journal, send on a channel).
 pub type HandshakeObserver = Arc<dyn Fn(HandshakeFailure) + Send + Sync>;
 
-/// A bound mutual-TLS listener; [`serve`](Self::serve) runs it.
+/// A bound listener, mutual TLS or (for the loopback control plane) plain HTTP;
+/// [`serve`](Self::serve) runs it.
 pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
-    acceptor: TlsAcceptor,
+    /// `None`: plain HTTP.
+    acceptor: Option<TlsAcceptor>,
     observer: Option<HandshakeObserver>,
-    handshake_timeout: Duration,
-    shutdown_grace: Duration,
+    limits: EdgeLimits,
+    open: Arc<watch::Sender<usize>>,
 }
 
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
             .field("local_addr", &self.local_addr)
+            .field("tls", &self.acceptor.is_some())
             .field("observer", &self.observer.is_some())
-            .field("handshake_timeout", &self.handshake_timeout)
-            .field("shutdown_grace", &self.shutdown_grace)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -172,15 +232,28 @@ impl Server {
     /// # Errors
     /// The address cannot be bound.
     pub async fn bind(addr: SocketAddr, tls: Arc<rustls::ServerConfig>) -> io::Result<Self> {
+        Self::bind_with(addr, Some(TlsAcceptor::from(tls))).await
+    }
+
+    /// Binds a plain-HTTP listener (HTTP/1.1, or h2 with prior knowledge): no identity on its
+    /// requests, every other limit as over TLS. For the loopback control plane only.
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub async fn bind_plain(addr: SocketAddr) -> io::Result<Self> {
+        Self::bind_with(addr, None).await
+    }
+
+    async fn bind_with(addr: SocketAddr, acceptor: Option<TlsAcceptor>) -> io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
         Ok(Self {
             listener,
             local_addr,
-            acceptor: TlsAcceptor::from(tls),
+            acceptor,
             observer: None,
-            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
-            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            limits: EdgeLimits::default(),
+            open: Arc::new(watch::channel(0).0),
         })
     }
 
@@ -197,11 +270,18 @@ impl Server {
         self
     }
 
+    /// Every limit at once (default [`EdgeLimits::default`]).
+    #[must_use]
+    pub fn with_limits(mut self, limits: EdgeLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// How long a client may take from TCP accept to the end of the TLS handshake
     /// (default [`DEFAULT_HANDSHAKE_TIMEOUT`]); a timeout is reported as a handshake failure.
     #[must_use]
     pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.handshake_timeout = timeout;
+        self.limits.handshake_timeout = timeout;
         self
     }
 
@@ -209,8 +289,21 @@ impl Server {
     /// (default [`DEFAULT_SHUTDOWN_GRACE`]); whatever is left then is closed.
     #[must_use]
     pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
-        self.shutdown_grace = grace;
+        self.limits.shutdown_grace = grace;
         self
+    }
+
+    /// The limits in force.
+    #[must_use]
+    pub fn limits(&self) -> EdgeLimits {
+        self.limits
+    }
+
+    /// How many connections are open now (handshakes included), and a way to wait for that
+    /// number to change: what tests and operators watch instead of sleeping.
+    #[must_use]
+    pub fn open_connections(&self) -> watch::Receiver<usize> {
+        self.open.subscribe()
     }
 
     /// Serves `app` until `shutdown` resolves, then stops accepting, asks every open connection
@@ -232,18 +325,18 @@ impl Server {
             local_addr,
             acceptor,
             observer,
-            handshake_timeout,
-            shutdown_grace,
+            limits,
+            open,
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             acceptor,
             observer,
-            handshake_timeout,
-            http: HttpBuilders::new(),
+            limits,
+            http: HttpBuilders::new(&limits),
             stop: stop_rx,
         });
-        let graceful = GracefulShutdown::new();
+        let slots = Arc::new(Semaphore::new(limits.max_connections));
         let mut connections = JoinSet::new();
         tokio::pin!(shutdown);
 
@@ -254,13 +347,16 @@ impl Server {
                 // Reap finished connections before accepting more, so the set stays small.
                 Some(finished) = connections.join_next() => log_join(finished),
                 accepted = listener.accept() => match accepted {
-                    Ok((tcp, peer)) => {
-                        // The watcher is taken here, not in the task: a connection accepted
-                        // before shutdown is always one that shutdown waits for.
-                        let watcher = graceful.watcher();
-                        let shared = Arc::clone(&shared);
-                        connections.spawn(connection(shared, app.clone(), tcp, peer, watcher));
-                    }
+                    Ok((tcp, peer)) => match Arc::clone(&slots).try_acquire_owned() {
+                        Ok(permit) => {
+                            let slot = Slot::take(permit, &open);
+                            let shared = Arc::clone(&shared);
+                            connections.spawn(connection(shared, app.clone(), tcp, peer, slot));
+                        }
+                        // Closed at once: a client told "no" now can retry or give up, one
+                        // parked in the backlog waits for nothing.
+                        Err(_) => shared.refuse_at_capacity(tcp, peer),
+                    },
                     Err(error) if is_connection_error(&error) => {
                         tracing::debug!(%error, "accept: connection gone before it was accepted");
                     }
@@ -277,17 +373,21 @@ impl Server {
         }
 
         drop(listener);
-        // Handshakes in progress are dropped; served connections get a graceful shutdown.
+        // Handshakes in progress are dropped; served connections finish gracefully.
         stop_tx.send_replace(true);
         tracing::debug!(%local_addr, open = connections.len(), "shutting down");
-        if tokio::time::timeout(shutdown_grace, graceful.shutdown())
-            .await
-            .is_err()
-        {
+        let drained = tokio::time::timeout(limits.shutdown_grace, async {
+            while let Some(finished) = connections.join_next().await {
+                log_join(finished);
+            }
+        })
+        .await;
+        if drained.is_err() {
             tracing::warn!(
                 %local_addr,
                 open = connections.len(),
-                "connections still open after {shutdown_grace:?}; closing them"
+                "connections still open after {:?}; closing them",
+                limits.shutdown_grace
             );
         }
         connections.abort_all();
@@ -307,11 +407,34 @@ impl Server {
     }
 }
 
+/// One of the listener's [`EdgeLimits::max_connections`], held by a connection's task for its
+/// whole life; the count of open connections follows.
+struct Slot {
+    _permit: OwnedSemaphorePermit,
+    open: Arc<watch::Sender<usize>>,
+}
+
+impl Slot {
+    fn take(permit: OwnedSemaphorePermit, open: &Arc<watch::Sender<usize>>) -> Self {
+        open.send_modify(|n| *n += 1);
+        Slot {
+            _permit: permit,
+            open: Arc::clone(open),
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.open.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
 /// State every connection task shares.
 struct Shared {
-    acceptor: TlsAcceptor,
+    acceptor: Option<TlsAcceptor>,
     observer: Option<HandshakeObserver>,
-    handshake_timeout: Duration,
+    limits: EdgeLimits,
     http: HttpBuilders,
     /// Turns true when shutdown starts.
     stop: watch::Receiver<bool>,
@@ -320,6 +443,10 @@ struct Shared {
 impl Shared {
     fn report(&self, peer: SocketAddr, reason: String) {
         tracing::warn!(%peer, %reason, "TLS handshake refused");
+        self.observe(peer, reason);
+    }
+
+    fn observe(&self, peer: SocketAddr, reason: String) {
         if let Some(observer) = &self.observer {
             observer(HandshakeFailure {
                 peer,
@@ -327,6 +454,17 @@ impl Shared {
                 at: SystemTime::now(),
             });
         }
+    }
+
+    fn refuse_at_capacity(&self, tcp: TcpStream, peer: SocketAddr) {
+        drop(tcp);
+        let max = self.limits.max_connections;
+        // Debug, not warn: a flood would otherwise flood the log; the journal has each one.
+        tracing::debug!(%peer, max, "connection refused: the listener is full");
+        self.observe(
+            peer,
+            format!("refused before the TLS handshake: {max} connections already open (the limit)"),
+        );
     }
 }
 
@@ -339,11 +477,16 @@ struct HttpBuilders {
 }
 
 impl HttpBuilders {
-    fn new() -> Self {
+    fn new(limits: &EdgeLimits) -> Self {
         let mut auto = auto::Builder::new(TokioExecutor::new());
         // A timer enables hyper's header-read timeout (HTTP/1.1) and keep-alive pings (h2).
-        auto.http1().timer(TokioTimer::new());
-        auto.http2().timer(TokioTimer::new());
+        auto.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout);
+        auto.http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(limits.keep_alive_interval)
+            .keep_alive_timeout(limits.keep_alive_timeout);
         Self {
             http1: auto.clone().http1_only(),
             http2: auto.clone().http2_only(),
@@ -360,14 +503,15 @@ impl HttpBuilders {
     }
 }
 
-/// Everything that happens on one accepted socket.
+/// Everything that happens on one accepted socket; `slot` is given back when it ends.
 async fn connection(
     shared: Arc<Shared>,
     app: Router,
     tcp: TcpStream,
     peer_addr: SocketAddr,
-    watcher: Watcher,
+    slot: Slot,
 ) {
+    let _slot = slot;
     if let Err(error) = tcp.set_nodelay(true) {
         tracing::debug!(peer = %peer_addr, %error, "cannot set TCP_NODELAY");
     }
@@ -379,18 +523,25 @@ async fn connection(
             return;
         }
     };
+    let info = ConnectionInfo {
+        peer_addr,
+        local_addr,
+        tcp_nodelay,
+    };
+    let Some(acceptor) = &shared.acceptor else {
+        return serve_http(&shared, app, tcp, None, info, None).await;
+    };
 
     let mut stop = shared.stop.clone();
-    let handshake = tokio::time::timeout(shared.handshake_timeout, shared.acceptor.accept(tcp));
+    let timeout = shared.limits.handshake_timeout;
+    let handshake = tokio::time::timeout(timeout, acceptor.accept(tcp));
     let tls = tokio::select! {
         outcome = handshake => match outcome {
             Ok(Ok(tls)) => tls,
             Ok(Err(error)) => return shared.report(peer_addr, handshake_reason(&error)),
             Err(_elapsed) => {
-                let reason = format!(
-                    "the client did not complete the TLS handshake within {:?}",
-                    shared.handshake_timeout
-                );
+                let reason =
+                    format!("the client did not complete the TLS handshake within {timeout:?}");
                 return shared.report(peer_addr, reason);
             }
         },
@@ -405,19 +556,109 @@ async fn connection(
         return shared.report(peer_addr, reason.to_owned());
     };
     let identity = PeerIdentity::from_der(leaf);
-    let builder = shared.http.for_alpn(session.alpn_protocol());
+    let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
     tracing::debug!(peer = %peer_addr, cn = %identity.common_name, "TLS handshake done");
+    serve_http(&shared, app, tls, Some(identity), info, alpn.as_deref()).await;
+}
 
-    let info = ConnectionInfo {
-        peer_addr,
-        local_addr,
-        tcp_nodelay,
+/// HTTP on an established connection until the client leaves, the connection idles past
+/// [`EdgeLimits::idle_timeout`], or shutdown asks it to finish.
+async fn serve_http<I>(
+    shared: &Shared,
+    app: Router,
+    io: I,
+    identity: Option<PeerIdentity>,
+    info: ConnectionInfo,
+    alpn: Option<&[u8]>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (in_flight, mut activity) = watch::channel(0_usize);
+    let service = EdgeService {
+        app,
+        identity,
+        info,
+        in_flight: Arc::new(in_flight),
+        pace: shared.limits.body,
     };
-    let service = app.map_request(move |request| prepare(request, &identity, info));
-    let conn = builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(service));
-    if let Err(error) = watcher.watch(conn).await {
+    let conn = shared
+        .http
+        .for_alpn(alpn)
+        .serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let mut stop = shared.stop.clone();
+    let idle = shared.limits.idle_timeout;
+    let finish = async {
+        tokio::select! {
+            _ = stop.wait_for(|stopping| *stopping) => {}
+            () = idle_for(&mut activity, idle) => {
+                tracing::debug!(peer = %info.peer_addr, "closing an idle connection");
+            }
+        }
+    };
+    tokio::pin!(finish);
+    let mut finishing = false;
+    let outcome = loop {
+        tokio::select! {
+            outcome = conn.as_mut() => break outcome,
+            () = &mut finish, if !finishing => {
+                finishing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    };
+    if let Err(error) = outcome {
         // Peers hanging up mid-request, malformed HTTP, h2 protocol errors: theirs, not ours.
-        tracing::debug!(peer = %peer_addr, error = %error, "connection ended with an error");
+        tracing::debug!(peer = %info.peer_addr, error = %error, "connection ended with an error");
+    }
+}
+
+/// Resolves once no request has been in flight for `idle`.
+async fn idle_for(activity: &mut watch::Receiver<usize>, idle: Duration) {
+    loop {
+        // The sender lives as long as the connection's service; gone means nothing to wait for.
+        if activity.wait_for(|n| *n == 0).await.is_err() {
+            return std::future::pending().await;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(idle) => return,
+            changed = activity.changed() => {
+                if changed.is_err() {
+                    return std::future::pending().await;
+                }
+            }
+        }
+    }
+}
+
+/// The service of one connection: the app behind the edge's own request handling (identity,
+/// path, timed body) and the in-flight count that keeps the connection from idling.
+#[derive(Clone)]
+struct EdgeService {
+    app: Router,
+    identity: Option<PeerIdentity>,
+    info: ConnectionInfo,
+    in_flight: InFlight,
+    pace: BodyPace,
+}
+
+type EdgeResponse = Response<InFlightBody<axum::body::Body>>;
+
+impl hyper::service::Service<Request<Incoming>> for EdgeService {
+    type Response = EdgeResponse;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<EdgeResponse, Infallible>> + Send>>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let guard = InFlightGuard::begin(&self.in_flight);
+        let pace = self.pace;
+        let request = request.map(|body| TimedBody::new(body, pace));
+        let request = prepare(request, self.identity.as_ref(), self.info);
+        let app = self.app.clone();
+        Box::pin(async move {
+            let response = app.oneshot(request).await?;
+            Ok(response.map(|body| InFlightBody::new(body, guard)))
+        })
     }
 }
 
@@ -425,11 +666,13 @@ async fn connection(
 /// repeated slashes.
 fn prepare<B>(
     mut request: Request<B>,
-    identity: &PeerIdentity,
+    identity: Option<&PeerIdentity>,
     info: ConnectionInfo,
 ) -> Request<B> {
     let extensions = request.extensions_mut();
-    extensions.insert(identity.clone());
+    if let Some(identity) = identity {
+        extensions.insert(identity.clone());
+    }
     extensions.insert(info);
     extensions.insert(ConnectInfo(info.peer_addr));
     if request.uri().path().contains("//") {

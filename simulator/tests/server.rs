@@ -13,7 +13,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use pen_protocol::registry::NegativeKind;
 use pen_simulator::pki::{self, Pki};
-use pen_simulator::server::{ConnectionInfo, HandshakeFailure, PeerIdentity, Server};
+use pen_simulator::server::{ConnectionInfo, EdgeLimits, HandshakeFailure, PeerIdentity, Server};
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 use serde_json::{json, Value};
@@ -32,6 +32,8 @@ fn committed() -> Pki {
 /// A server on `127.0.0.1:0` serving [`app`], its handshake failures, and its shutdown switch.
 struct Running {
     addr: SocketAddr,
+    /// The server's count of open connections.
+    open: tokio::sync::watch::Receiver<usize>,
     failures: mpsc::UnboundedReceiver<HandshakeFailure>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<io::Result<()>>,
@@ -53,12 +55,14 @@ impl Running {
             }));
         let server = configure(server);
         let addr = server.local_addr();
+        let open = server.open_connections();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = server.spawn(app, async move {
             let _ = stopped.await;
         });
         Self {
             addr,
+            open,
             failures,
             stop: Some(stop),
             task,
@@ -376,26 +380,54 @@ async fn shutdown_ends_serve_while_idle_connections_are_open() {
     );
 }
 
+/// [`app`] plus `/slow`, which answers "done" once released; `entered` hears of each call.
+struct Slow {
+    app: Router,
+    entered: mpsc::UnboundedReceiver<()>,
+    release: tokio::sync::watch::Sender<bool>,
+}
+
+impl Slow {
+    fn new() -> Self {
+        let (entered_tx, entered) = mpsc::unbounded_channel::<()>();
+        let (release, released) = tokio::sync::watch::channel(false);
+        let app = app().route(
+            "/slow",
+            get(move || {
+                let entered_tx = entered_tx.clone();
+                let mut released = released.clone();
+                async move {
+                    let _ = entered_tx.send(());
+                    let _ = released.wait_for(|r| *r).await;
+                    "done"
+                }
+            }),
+        );
+        Slow {
+            app,
+            entered,
+            release,
+        }
+    }
+
+    async fn entered(&mut self) {
+        tokio::time::timeout(PATIENCE, self.entered.recv())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
 #[tokio::test]
 async fn shutdown_lets_an_in_flight_request_finish() {
-    let (entered_tx, entered) = mpsc::unbounded_channel::<()>();
-    let (release, released) = tokio::sync::watch::channel(false);
-    let slow = Router::new().route(
-        "/slow",
-        get(move || {
-            let entered_tx = entered_tx.clone();
-            let mut released = released.clone();
-            async move {
-                let _ = entered_tx.send(());
-                let _ = released.wait_for(|r| *r).await;
-                "done"
-            }
-        }),
-    );
-    let mut server = Running::start(slow).await;
+    let Slow {
+        app,
+        mut entered,
+        release,
+    } = Slow::new();
+    let mut server = Running::start(app).await;
     let client = https_client(Who::Org("org-a"), true);
     let request = tokio::spawn(client.get(server.url("/slow")).send());
-    let mut entered = entered;
     tokio::time::timeout(PATIENCE, entered.recv())
         .await
         .unwrap()
@@ -426,4 +458,87 @@ async fn shutdown_lets_an_in_flight_request_finish() {
         .unwrap()
         .unwrap()
         .unwrap();
+}
+
+/// Waits (boundedly) until the server reports `n` open connections.
+async fn until_open(open: &mut tokio::sync::watch::Receiver<usize>, n: usize) {
+    let reached = tokio::time::timeout(PATIENCE, open.wait_for(|now| *now == n))
+        .await
+        .map(|r| r.is_ok());
+    assert_eq!(reached, Ok(true), "never {n} open: {}", *open.borrow());
+}
+
+/// One GET on a fresh client, whose connection then idles in the client's pool.
+async fn idle_client(server: &Running, http1_only: bool) -> reqwest::Client {
+    let client = https_client(Who::Org("org-a"), http1_only);
+    let response = client.get(server.url("/whoami")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.bytes().await.unwrap();
+    client
+}
+
+/// Issue 16: 1,013 idle h2 connections under `ulimit -n 1024` locked every new client out.
+/// Beyond the cap a connection is closed at once (reported like a refused handshake), and a
+/// slot freed by a client that leaves is usable again.
+#[tokio::test]
+async fn connections_beyond_the_cap_are_closed_at_once() {
+    let limits = EdgeLimits {
+        max_connections: 3,
+        ..EdgeLimits::default()
+    };
+    let mut server = Running::start_with(app(), |s| s.with_limits(limits)).await;
+    let mut open = server.open.clone();
+    let mut clients = Vec::new();
+    for http1_only in [false, false, true] {
+        clients.push(idle_client(&server, http1_only).await);
+    }
+    until_open(&mut open, 3).await;
+
+    let identity = committed().organisation_identity("org-a").unwrap();
+    let (failure, client_addr) = refused(&mut server, rustls_client(Some(identity))).await;
+    assert_eq!(failure.peer, client_addr);
+    assert!(
+        failure.reason.contains("3 connections already open"),
+        "{}",
+        failure.reason
+    );
+    assert_eq!(*open.borrow(), 3, "the refused one never held a slot");
+
+    drop(clients.pop());
+    until_open(&mut open, 2).await;
+    idle_client(&server, false).await;
+    server.shut_down().await.unwrap();
+}
+
+/// Issue 16: HTTP/1.1 connections timed out and h2 ones never did. Now both close once no
+/// request has been in flight for the idle timeout, and a request in flight (a long-poll)
+/// keeps its connection however long it takes.
+#[tokio::test]
+async fn idle_connections_of_both_protocols_are_closed_and_busy_ones_are_not() {
+    let mut slow = Slow::new();
+    let limits = EdgeLimits {
+        idle_timeout: Duration::from_millis(200),
+        ..EdgeLimits::default()
+    };
+    let server = Running::start_with(slow.app.clone(), |s| s.with_limits(limits)).await;
+    let mut open = server.open.clone();
+
+    let busy = https_client(Who::Org("org-b"), false);
+    let in_flight = tokio::spawn(busy.get(server.url("/slow")).send());
+    slow.entered().await;
+    let _h2 = idle_client(&server, false).await;
+    let _h1 = idle_client(&server, true).await;
+    // The idle two go (their clients still hold them); the busy one stays.
+    until_open(&mut open, 1).await;
+    assert!(!in_flight.is_finished());
+
+    slow.release.send_replace(true);
+    let response = tokio::time::timeout(PATIENCE, in_flight)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), "done");
+    until_open(&mut open, 0).await;
+    server.shut_down().await.unwrap();
 }

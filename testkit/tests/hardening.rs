@@ -2,9 +2,18 @@
 //! hold its connections, stage bytes without a ticket, reach the control plane from a web page)
 //! and what it answers now, each provoked over the real listeners.
 
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use pen_protocol::error::ErrorBody;
+use pen_protocol::situacao::Situacao;
+use pen_simulator::runtime::{Simulator, SimulatorOptions};
+use pen_simulator::server::{BodyPace, EdgeLimits};
+use pen_testkit::sim::{spawn_simulator, Api, START};
+use pen_testkit::TestIdentity;
 use serde_json::{json, Value};
 
-use pen_testkit::sim::spawn_simulator;
+use crate::common::open;
 
 /// `POST control/clock/advance {"days": 3000000}` used to make every later request panic.
 #[tokio::test]
@@ -33,4 +42,110 @@ async fn an_advance_past_the_clocks_limit_is_refused_and_the_platform_keeps_answ
         .await
         .ok();
     sim.org("org-a").get("tramites/pendentes").await.ok();
+}
+
+/// A simulator with its own edge limits (the test simulator keeps the defaults), stopped when
+/// dropped.
+struct Edge {
+    base_url: String,
+    state: std::sync::Arc<pen_simulator::http::AppState>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn edge_with(edge: EdgeLimits) -> Edge {
+    let mut options = SimulatorOptions::new(pen_testkit::certs_dir());
+    options.clock = std::sync::Arc::new(pen_simulator::clock::ManualClock::new(START));
+    options.control_addr = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    options.edge = edge;
+    let simulator = Simulator::bind(options).await.unwrap();
+    let base_url = simulator.base_url();
+    let state = simulator.state();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(simulator.run_until(async {
+        let _ = stopped.await;
+    }));
+    Edge {
+        base_url,
+        state,
+        _stop: stop,
+    }
+}
+
+/// A request body that sends `first` and then nothing, ever.
+fn stalled_body(first: &'static [u8]) -> reqwest::Body {
+    let chunks =
+        futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(first))])
+            .chain(futures_util::stream::pending());
+    reqwest::Body::wrap_stream(chunks)
+}
+
+/// Issue 16: 50 uploads at 1 byte / 5 s stayed open indefinitely. A body that stops, or
+/// trickles below the minimum rate, gets the platform's error body.
+#[tokio::test]
+async fn a_body_that_stalls_or_trickles_gets_the_platforms_error() {
+    let stall = BodyPace {
+        idle: Duration::from_millis(200),
+        grace: Duration::from_secs(600),
+        min_rate: 0,
+    };
+    // 2 bytes at 1,000 bytes/s with no grace: late after 2 ms.
+    let trickle = BodyPace {
+        idle: Duration::from_secs(600),
+        grace: Duration::ZERO,
+        min_rate: 1000,
+    };
+    for (pace, expected) in [(stall, "parou de chegar"), (trickle, "devagar demais")] {
+        let edge = edge_with(EdgeLimits {
+            body: pace,
+            ..EdgeLimits::default()
+        })
+        .await;
+        for http1 in [false, true] {
+            let identity = TestIdentity::org("org-a");
+            let client = if http1 {
+                pen_testkit::https_client_http1(&identity)
+            } else {
+                pen_testkit::https_client(&identity)
+            };
+            let reply = client
+                .post(format!("{}tramites/processo", edge.base_url))
+                .header("content-type", "application/json")
+                .body(stalled_body(b"{\""))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(reply.status(), 400, "http1={http1}");
+            let body: ErrorBody = reply.json().await.unwrap();
+            assert_eq!(body.codigo_erro, "9109", "{body:?}");
+            assert!(body.mensagem.contains(expected), "{}", body.mensagem);
+        }
+        // An upload under a valid ticket that stalls inside its `conteudo` part.
+        let api = Api {
+            http: pen_testkit::https_client(&TestIdentity::org("org-a")),
+            base: edge.base_url.clone(),
+        };
+        let created = open(&api, "processo-simples").await;
+        let ticket = created.ticket_para_envio_de_componentes_digitais;
+        let form = b"--X\r\nContent-Disposition: form-data; name=\"conteudo\"; filename=\"c.html\"\r\n\r\nab";
+        let reply = api
+            .http
+            .put(format!(
+                "{}tickets-de-envio-de-componente/{ticket}/protocolos/componentes-a-enviar",
+                edge.base_url
+            ))
+            .header("content-type", "multipart/form-data; boundary=X")
+            .body(stalled_body(form))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 400);
+        let body: ErrorBody = reply.json().await.unwrap();
+        assert_eq!(body.codigo_erro, "9109", "{body:?}");
+        assert!(body.mensagem.contains(expected), "{}", body.mensagem);
+        assert_eq!(
+            edge.state.platform.situacao(created.idt),
+            Some(Situacao::Iniciado),
+            "nothing was accepted"
+        );
+    }
 }
