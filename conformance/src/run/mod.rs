@@ -13,7 +13,7 @@
 //! - `harness` — what scenarios act through, and the questions steps ask of the journal.
 //! - `steps` — one function per step kind, grouped by who acts.
 //! - `evidence` — journal entries as a person reads them.
-//! - [`mutants`] — the suite against each deliberately broken reference agent.
+//! - [`mutants`](mod@mutants) — the suite against each deliberately broken reference agent.
 
 pub(crate) mod evidence;
 pub(crate) mod harness;
