@@ -625,12 +625,53 @@ async fn text_field(field: Field<'_>) -> Result<String, ApiError> {
         })
 }
 
+/// Who may upload what under a ticket, asked before a byte of `conteudo` is stored (283 MiB
+/// used to be staged for a ticket that did not exist). The ticket and the caller are checked
+/// first; the hash too when the form (or the query string) names it, with its protocol, before
+/// `conteudo`. The SEI module puts `conteudo` first, so for it the hash can only be checked
+/// against the stored bytes afterwards, as before.
+#[derive(Debug, Clone, Copy)]
+struct UploadGate<'a> {
+    s: &'a AppState,
+    spe: &'a Spe,
+    ticket: Ticket,
+    /// The part's range, for a chunked upload.
+    range: Option<PartRange>,
+}
+
+impl UploadGate<'_> {
+    fn check(&self, hash: Option<&str>, protocolo: Option<&str>) -> Result<(), ApiError> {
+        let platform = &self.s.platform;
+        match (hash, protocolo, self.range) {
+            (Some(hash), Some(protocolo), Some(range)) => {
+                platform.check_part(self.spe, self.ticket, hash, protocolo, range)?;
+            }
+            (Some(hash), Some(protocolo), None) => {
+                platform.upload_target(self.spe, self.ticket, hash, protocolo)?;
+            }
+            _ => {
+                // The platform has no ticket-only question: asking for a hash no trâmite
+                // requests answers "ticket inválido" exactly when the ticket is unknown, not
+                // the caller's, or not waiting for components, and "not requested" otherwise.
+                match platform.upload_target(self.spe, self.ticket, "", "") {
+                    Err(e) if e.kind == ErrorKind::ComponenteNaoSolicitado => {}
+                    other => {
+                        other?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 async fn read_form(
-    s: &AppState,
+    gate: UploadGate<'_>,
     mut multipart: Multipart,
     q: &QueryMap,
     limit: u64,
 ) -> Result<UploadForm, ApiError> {
+    let s = gate.s;
     let mut form = UploadForm {
         conteudo: None,
         hash: q.get("hashDoComponenteDigital").map(str::to_owned),
@@ -645,6 +686,7 @@ async fn read_form(
         })? {
             match field.name() {
                 Some("conteudo") => {
+                    gate.check(form.hash.as_deref(), form.protocolo.as_deref())?;
                     let staged = s
                         .blobs
                         .stage(
@@ -698,7 +740,14 @@ async fn upload_whole(
 ) -> Result<Response, ApiError> {
     let ticket = Ticket(path_number("ticket", &ticket)?);
     let limit = s.platform.config().limits.max_component_bytes;
-    let form = read_form(&s, multipart_of(req, &s).await?, &q, limit).await?;
+    let gate = UploadGate {
+        s: &s,
+        spe: &caller.spe,
+        ticket,
+        range: None,
+    };
+    gate.check(q.get("hashDoComponenteDigital"), q.get("protocolo"))?;
+    let form = read_form(gate, multipart_of(req, &s).await?, &q, limit).await?;
     let Some(staged) = form.conteudo else {
         return Err(api(
             ErrorKind::RequisicaoInvalida,
@@ -727,7 +776,14 @@ async fn upload_part(
     let ticket = Ticket(path_number("ticket", &ticket)?);
     let range: PartRange = path_number("parte", &range)?;
     let limit = s.platform.config().limits.max_part_bytes;
-    let form = read_form(&s, multipart_of(req, &s).await?, &q, limit).await?;
+    let gate = UploadGate {
+        s: &s,
+        spe: &caller.spe,
+        ticket,
+        range: Some(range),
+    };
+    gate.check(q.get("hashDoComponenteDigital"), q.get("protocolo"))?;
+    let form = read_form(gate, multipart_of(req, &s).await?, &q, limit).await?;
     let Some(staged) = form.conteudo else {
         return Err(api(
             ErrorKind::RequisicaoInvalida,

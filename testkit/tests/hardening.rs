@@ -13,7 +13,7 @@ use pen_testkit::sim::{spawn_simulator, Api, START};
 use pen_testkit::TestIdentity;
 use serde_json::{json, Value};
 
-use crate::common::open;
+use crate::common::{open, upload};
 
 /// `POST control/clock/advance {"days": 3000000}` used to make every later request panic.
 #[tokio::test]
@@ -148,4 +148,80 @@ async fn a_body_that_stalls_or_trickles_gets_the_platforms_error() {
             "nothing was accepted"
         );
     }
+}
+
+/// Issue 16: 283 MiB were staged for a ticket that did not exist. The ticket, the caller and
+/// (when named before `conteudo`) the hash are checked before the content is read: these
+/// uploads never send more than two bytes and are answered at once, long before the 30 s a
+/// stalled body is given.
+#[tokio::test]
+async fn an_upload_is_refused_before_its_content_is_read() {
+    let sim = spawn_simulator().await;
+    let a = sim.org("org-a");
+    let created = open(&a, "processo-simples").await;
+    let ticket = created.ticket_para_envio_de_componentes_digitais.0;
+    let requested = &created.processos_com_componentes_digitais_solicitados[0];
+    let protocolo = requested.protocolo.clone();
+    let unrequested = pen_protocol::hash::hash_bytes(b"nobody asked").to_base64();
+    let whole =
+        |t: u64| format!("tickets-de-envio-de-componente/{t}/protocolos/componentes-a-enviar");
+    let form =
+        b"--X\r\nContent-Disposition: form-data; name=\"conteudo\"; filename=\"c.html\"\r\n\r\nab";
+    let cases = [
+        ("org-a", whole(999), vec![], "9103"),
+        ("org-b", whole(ticket), vec![], "9103"),
+        (
+            "org-a",
+            whole(ticket),
+            vec![
+                ("hashDoComponenteDigital", unrequested.clone()),
+                ("protocolo", protocolo.clone()),
+            ],
+            "9104",
+        ),
+        (
+            "org-a",
+            format!("{}/partes/0-1000000000", whole(ticket)),
+            vec![
+                ("hashDoComponenteDigital", requested.hashes[0].clone()),
+                ("protocolo", protocolo.clone()),
+            ],
+            "9013",
+        ),
+    ];
+    for http1 in [false, true] {
+        for (who, path, query, code) in &cases {
+            let identity = TestIdentity::org(who);
+            let client = if http1 {
+                pen_testkit::https_client_http1(&identity)
+            } else {
+                pen_testkit::https_client(&identity)
+            };
+            let request = client
+                .put(format!("{}{path}", sim.base_url))
+                .query(query)
+                .header("content-type", "multipart/form-data; boundary=X")
+                .body(stalled_body(form))
+                .send();
+            let reply = tokio::time::timeout(Duration::from_secs(10), request)
+                .await
+                .unwrap_or_else(|_| panic!("{who} {path}: no answer before the body arrived"))
+                .unwrap();
+            let body: ErrorBody = reply.json().await.unwrap();
+            assert_eq!(
+                &body.codigo_erro, code,
+                "{who} {path} http1={http1}: {body:?}"
+            );
+        }
+    }
+    assert_eq!(
+        sim.state.platform.situacao(created.idt),
+        Some(Situacao::Iniciado)
+    );
+    // The sender's own upload, content first as the SEI module sends it, still goes through.
+    upload(&a, &created, None).await;
+    assert_eq!(
+        sim.state.platform.situacao(created.idt),
+        Some(Situacao::ComponentesEnviadosRemetente)
+    );
 }
