@@ -282,6 +282,29 @@ fn multipart_detail(e: &MultipartError) -> String {
     BodyTimeout::find(e).map_or_else(|| e.body_text(), ToString::to_string)
 }
 
+/// Path parameters, with a path that does not decode (`tramites/%FF` is not UTF-8) answered as
+/// what it is — a path that names nothing — with the platform's body, never axum's plain text.
+#[derive(Debug)]
+pub struct PathParams<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for PathParams<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(params)) => Ok(PathParams(params)),
+            Err(_) => Err(api(
+                ErrorKind::RecursoNaoEncontrado,
+                &[("caminho", &format!("{} {}", parts.method, parts.uri.path()))],
+            )),
+        }
+    }
+}
+
 fn path_number<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, ApiError> {
     text.parse().map_err(|_| {
         api(
@@ -521,7 +544,7 @@ async fn repositorios(
 async fn estruturas(
     State(s): State<Shared>,
     _caller: Caller,
-    Path(rep): Path<String>,
+    PathParams(rep): PathParams<String>,
     q: QueryMap,
 ) -> Result<Response, ApiError> {
     let rep: u64 = path_number("repositório", &rep)?;
@@ -543,7 +566,7 @@ async fn estruturas(
 async fn estrutura(
     State(s): State<Shared>,
     _caller: Caller,
-    Path((rep, id)): Path<(String, String)>,
+    PathParams((rep, id)): PathParams<(String, String)>,
 ) -> Result<Response, ApiError> {
     let rep: u64 = path_number("repositório", &rep)?;
     Ok(json(&s.platform.estrutura(rep, &id)?))
@@ -734,7 +757,7 @@ async fn multipart_of(req: Request, s: &Shared) -> Result<Multipart, ApiError> {
 async fn upload_whole(
     State(s): State<Shared>,
     caller: Caller,
-    Path(ticket): Path<String>,
+    PathParams(ticket): PathParams<String>,
     q: QueryMap,
     req: Request,
 ) -> Result<Response, ApiError> {
@@ -769,7 +792,7 @@ async fn upload_whole(
 async fn upload_part(
     State(s): State<Shared>,
     caller: Caller,
-    Path((ticket, range)): Path<(String, String)>,
+    PathParams((ticket, range)): PathParams<(String, String)>,
     q: QueryMap,
     req: Request,
 ) -> Result<Response, ApiError> {
@@ -821,7 +844,7 @@ async fn upload_part(
 async fn finish_parts(
     State(s): State<Shared>,
     caller: Caller,
-    Path(ticket): Path<String>,
+    PathParams(ticket): PathParams<String>,
     JsonBody(body): JsonBody<IdentificacaoDeComponente>,
 ) -> Result<Response, ApiError> {
     let ticket = Ticket(path_number("ticket", &ticket)?);
@@ -911,7 +934,7 @@ fn idt_of(text: &str) -> Result<Idt, ApiError> {
 async fn metadados(
     State(s): State<Shared>,
     caller: Caller,
-    Path(idt): Path<String>,
+    PathParams(idt): PathParams<String>,
 ) -> Result<Response, ApiError> {
     Ok(json(&s.platform.metadados(&caller.spe, idt_of(&idt)?)?))
 }
@@ -1004,7 +1027,7 @@ fn corrupts(fired: Option<&Extension<FiredFaults>>) -> bool {
 async fn download_whole(
     State(s): State<Shared>,
     caller: Caller,
-    Path(idt): Path<String>,
+    PathParams(idt): PathParams<String>,
     fired: Option<Extension<FiredFaults>>,
     JsonBody(body): JsonBody<IdentificacaoDeComponente>,
 ) -> Response {
@@ -1030,7 +1053,7 @@ fn with_component(answer: Result<Response, ApiError>, component: ComponentRef) -
 async fn download_part(
     State(s): State<Shared>,
     caller: Caller,
-    Path((idt, range)): Path<(String, String)>,
+    PathParams((idt, range)): PathParams<(String, String)>,
     fired: Option<Extension<FiredFaults>>,
     JsonBody(body): JsonBody<IdentificacaoDeComponente>,
 ) -> Response {
@@ -1057,7 +1080,7 @@ async fn download_part(
 async fn recibo_de_envio(
     State(s): State<Shared>,
     caller: Caller,
-    Path(idt): Path<String>,
+    PathParams(idt): PathParams<String>,
     fired: Option<Extension<FiredFaults>>,
 ) -> Result<Response, ApiError> {
     let mut recibo = s.platform.recibo_de_envio(&caller.spe, idt_of(&idt)?)?;
@@ -1071,7 +1094,7 @@ async fn recibo_de_envio(
 async fn recibo(
     State(s): State<Shared>,
     caller: Caller,
-    Path(idt): Path<String>,
+    PathParams(idt): PathParams<String>,
 ) -> Result<Response, ApiError> {
     Ok(json(&s.platform.recibo(&caller.spe, idt_of(&idt)?)?))
 }
@@ -1079,7 +1102,7 @@ async fn recibo(
 async fn post_recibo(
     State(s): State<Shared>,
     caller: Caller,
-    Path(idt): Path<String>,
+    PathParams(idt): PathParams<String>,
     JsonBody(body): JsonBody<EnvioDeReciboDeTramite>,
 ) -> Result<Response, ApiError> {
     s.platform.post_recibo(
@@ -1094,7 +1117,7 @@ async fn post_recibo(
 async fn cancelar(
     State(s): State<Shared>,
     caller: Caller,
-    Path(idt): Path<String>,
+    PathParams(idt): PathParams<String>,
 ) -> Result<Response, ApiError> {
     s.platform.cancelar(&caller.spe, idt_of(&idt)?)?;
     Ok(StatusCode::OK.into_response())
@@ -1103,7 +1126,7 @@ async fn cancelar(
 async fn recusar(
     State(s): State<Shared>,
     caller: Caller,
-    Path(idt): Path<String>,
+    PathParams(idt): PathParams<String>,
     JsonBody(body): JsonBody<Recusa>,
 ) -> Result<Response, ApiError> {
     s.platform.recusar(&caller.spe, idt_of(&idt)?, &body)?;
@@ -1113,7 +1136,7 @@ async fn recusar(
 async fn ciencia(
     State(s): State<Shared>,
     caller: Caller,
-    Path(idt): Path<String>,
+    PathParams(idt): PathParams<String>,
 ) -> Result<Response, ApiError> {
     s.platform.ciencia(&caller.spe, idt_of(&idt)?)?;
     Ok(json(
@@ -1124,7 +1147,7 @@ async fn ciencia(
 async fn reproduzir(
     State(s): State<Shared>,
     caller: Caller,
-    Path((nre, rep, estrutura)): Path<(String, String, String)>,
+    PathParams((nre, rep, estrutura)): PathParams<(String, String, String)>,
     JsonBody(_ignored): JsonBody<serde_json::Value>,
 ) -> Result<Response, ApiError> {
     // The SEI module posts `[]`; the body carries nothing the platform needs.

@@ -71,6 +71,16 @@ async fn edge_with(edge: EdgeLimits) -> Edge {
     }
 }
 
+/// An organisation's client over HTTP/1.1 or (by ALPN) h2.
+fn client_of(who: &str, http1: bool) -> reqwest::Client {
+    let identity = TestIdentity::org(who);
+    if http1 {
+        pen_testkit::https_client_http1(&identity)
+    } else {
+        pen_testkit::https_client(&identity)
+    }
+}
+
 /// A request body that sends `first` and then nothing, ever.
 fn stalled_body(first: &'static [u8]) -> reqwest::Body {
     let chunks =
@@ -101,12 +111,7 @@ async fn a_body_that_stalls_or_trickles_gets_the_platforms_error() {
         })
         .await;
         for http1 in [false, true] {
-            let identity = TestIdentity::org("org-a");
-            let client = if http1 {
-                pen_testkit::https_client_http1(&identity)
-            } else {
-                pen_testkit::https_client(&identity)
-            };
+            let client = client_of("org-a", http1);
             let reply = client
                 .post(format!("{}tramites/processo", edge.base_url))
                 .header("content-type", "application/json")
@@ -191,12 +196,7 @@ async fn an_upload_is_refused_before_its_content_is_read() {
     ];
     for http1 in [false, true] {
         for (who, path, query, code) in &cases {
-            let identity = TestIdentity::org(who);
-            let client = if http1 {
-                pen_testkit::https_client_http1(&identity)
-            } else {
-                pen_testkit::https_client(&identity)
-            };
+            let client = client_of(who, http1);
             let request = client
                 .put(format!("{}{path}", sim.base_url))
                 .query(query)
@@ -224,4 +224,38 @@ async fn an_upload_is_refused_before_its_content_is_read() {
         sim.state.platform.situacao(created.idt),
         Some(Situacao::ComponentesEnviadosRemetente)
     );
+}
+
+/// Issue 16: `tramites/%FF` (not UTF-8 once decoded) got axum's plain-text rejection.
+#[tokio::test]
+async fn a_path_that_does_not_decode_gets_the_platforms_error_body() {
+    let sim = spawn_simulator().await;
+    let a = sim.org("org-a");
+    for (method, path) in [
+        ("GET", "tramites/%FF"),
+        ("GET", "tramites/%FF/recibo"),
+        ("DELETE", "tramites/%C3%28"),
+        (
+            "PUT",
+            "tickets-de-envio-de-componente/%FF/protocolos/componentes-a-enviar",
+        ),
+        (
+            "GET",
+            "repositorios-de-estruturas/1/estruturas-organizacionais/%FF",
+        ),
+    ] {
+        let request = a
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", sim.base_url));
+        let reply = request.send().await.unwrap();
+        assert_eq!(reply.status(), 404, "{method} {path}");
+        let content_type = reply.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(
+            content_type.starts_with("application/json"),
+            "{content_type}"
+        );
+        let body: ErrorBody = reply.json().await.unwrap();
+        assert_eq!(body.codigo_erro, "9110", "{method} {path}: {body:?}");
+        assert!(body.mensagem.contains(path), "{}", body.mensagem);
+    }
 }
