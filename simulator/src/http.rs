@@ -472,7 +472,10 @@ async fn inject_faults(
     for fault in &fired {
         match fault {
             FaultKind::Latency { millis } => {
-                tokio::time::sleep(Duration::from_millis(*millis)).await;
+                // The control plane refuses more; a fault added through the library is held
+                // to the same bound.
+                let millis = (*millis).min(crate::control::MAX_FAULT_LATENCY_MILLIS);
+                tokio::time::sleep(Duration::from_millis(millis)).await;
             }
             FaultKind::Error { status } => {
                 let status =

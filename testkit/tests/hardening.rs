@@ -48,6 +48,7 @@ async fn an_advance_past_the_clocks_limit_is_refused_and_the_platform_keeps_answ
 /// dropped.
 struct Edge {
     base_url: String,
+    control_url: String,
     state: std::sync::Arc<pen_simulator::http::AppState>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -58,7 +59,7 @@ async fn edge_with(edge: EdgeLimits) -> Edge {
     options.control_addr = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     options.edge = edge;
     let simulator = Simulator::bind(options).await.unwrap();
-    let base_url = simulator.base_url();
+    let (base_url, control_url) = (simulator.base_url(), simulator.control_url().unwrap());
     let state = simulator.state();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(simulator.run_until(async {
@@ -66,6 +67,7 @@ async fn edge_with(edge: EdgeLimits) -> Edge {
     }));
     Edge {
         base_url,
+        control_url,
         state,
         _stop: stop,
     }
@@ -258,4 +260,217 @@ async fn a_path_that_does_not_decode_gets_the_platforms_error_body() {
         assert_eq!(body.codigo_erro, "9110", "{method} {path}: {body:?}");
         assert!(body.mensagem.contains(path), "{}", body.mensagem);
     }
+}
+
+/// The `{"erro"}` of a control-plane answer, failing the test when it is anything else.
+async fn control_error(reply: reqwest::Response, what: &str) -> (u16, String) {
+    let status = reply.status().as_u16();
+    let content_type = reply
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let text = reply.text().await.unwrap();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{what}: {status} {content_type} {text}"
+    );
+    let body: Value = serde_json::from_str(&text).unwrap();
+    let erro = body["erro"].as_str().unwrap_or_default().to_owned();
+    assert!(!erro.is_empty(), "{what}: {text}");
+    (status, erro)
+}
+
+fn plain() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// Issue 16: on loopback the control plane answered whatever reached it, so a web page could
+/// `POST /reset` with a cross-site form and read trâmites through DNS rebinding.
+#[tokio::test]
+async fn the_control_plane_refuses_what_a_web_page_can_send() {
+    let sim = spawn_simulator().await;
+    let created = open(&sim.org("org-a"), "processo-simples").await;
+    let control = &sim.control_url;
+    let port = control
+        .trim_start_matches("http://127.0.0.1:")
+        .split('/')
+        .next()
+        .unwrap();
+    let http = plain();
+    let cases = [
+        // A cross-site form: the browser adds its page's origin.
+        (
+            http.post(format!("{control}reset"))
+                .header("origin", "https://evil.example")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("a=b"),
+            403,
+            "Origin: https://evil.example",
+        ),
+        // A sandboxed page or a file: says "null".
+        (
+            http.post(format!("{control}reset"))
+                .header("origin", "null"),
+            403,
+            "Origin: null",
+        ),
+        // DNS rebinding: the page's own name, now resolving to 127.0.0.1.
+        (
+            http.get(format!("{control}tramites/{}", created.idt))
+                .header("host", format!("evil.example:{port}")),
+            403,
+            "Host: evil.example",
+        ),
+        // A form without an Origin (curl -d, an old browser) still is not JSON.
+        (
+            http.post(format!("{control}reset"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("a=b"),
+            415,
+            "application/json",
+        ),
+        (
+            http.post(format!("{control}faults"))
+                .header("content-type", "text/plain")
+                .body(r#"{"type":"feed_outage"}"#),
+            415,
+            "application/json",
+        ),
+        (
+            http.post(format!("{control}faults"))
+                .body(r#"{"type":"feed_outage"}"#),
+            415,
+            "application/json",
+        ),
+    ];
+    for (request, status, says) in cases {
+        let (got, erro) = control_error(request.send().await.unwrap(), says).await;
+        assert_eq!(got, status, "{says}: {erro}");
+        assert!(erro.contains(says), "{says}: {erro}");
+    }
+    assert!(
+        sim.state.platform.inspect(created.idt).is_some(),
+        "nothing was reset"
+    );
+    assert!(sim.state.faults.list().is_empty(), "no fault was added");
+
+    // Loopback names and pages pass; so does a POST with neither body nor type.
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.2:{port}"),
+        format!("[::1]:{port}"),
+    ] {
+        let reply = http
+            .get(format!("{control}health"))
+            .header("host", host.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200, "{host}");
+    }
+    let reply = http
+        .get(format!("{control}health"))
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let reply = http.post(format!("{control}reset")).send().await.unwrap();
+    assert_eq!(reply.status(), 200);
+}
+
+/// Issue 16: 12 of 15 bad inputs got axum's plain text instead of `{"erro": …}`, and a
+/// `u64::MAX` latency fault was accepted (and hung every request it matched).
+#[tokio::test]
+async fn every_control_plane_refusal_is_json() {
+    let sim = spawn_simulator().await;
+    let control = &sim.control_url;
+    let http = plain();
+    let json_post = |path: &str, body: String| {
+        http.post(format!("{control}{path}"))
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    let fault = |spec: Value| json_post("faults", spec.to_string());
+    let cases = [
+        (json_post("faults", "{not json".into()), 400),
+        (fault(json!({"type": "nope"})), 400),
+        (fault(json!({"type": "latency", "millis": u64::MAX})), 400),
+        (fault(json!({"type": "latency", "millis": 300_001})), 400),
+        (fault(json!({"type": "error", "status": 200})), 400),
+        (fault(json!({"type": "error", "status": 1000})), 400),
+        (fault(json!({"type": "feed_outage", "times": 0})), 400),
+        (
+            fault(json!({"type": "feed_outage", "path_contains": "x".repeat(2000)})),
+            400,
+        ),
+        (
+            json_post("faults", format!("\"{}\"", "x".repeat(2 * 1024 * 1024))),
+            413,
+        ),
+        (
+            json_post("clock/advance", json!({"days": "x"}).to_string()),
+            400,
+        ),
+        (json_post("clock/advance", String::new()), 400),
+        (json_post("spes", "{}".into()), 400),
+        (json_post("inject", json!({"as": 1}).to_string()), 400),
+        (json_post("inject", json!({"as": "org-b"}).to_string()), 400),
+        (http.get(format!("{control}journal?after=abc")), 400),
+        (
+            http.get(format!("{control}journal/wait?timeout_ms=-1")),
+            400,
+        ),
+        (http.get(format!("{control}tramites/abc")), 400),
+        (http.get(format!("{control}tramites/%FF")), 400),
+        (http.delete(format!("{control}faults/abc")), 400),
+        (http.get(format!("{control}tramites/999")), 404),
+        (http.delete(format!("{control}faults/999")), 404),
+        (http.get(format!("{control}nothing-here")), 404),
+        (http.put(format!("{control}reset")), 405),
+    ];
+    for (request, status) in cases {
+        let request = request.build().unwrap();
+        let what = format!("{} {}", request.method(), request.url());
+        let what = what.chars().take(120).collect::<String>();
+        let (got, erro) = control_error(http.execute(request).await.unwrap(), &what).await;
+        assert_eq!(got, status, "{what}: {erro}");
+    }
+    assert!(sim.state.faults.list().is_empty(), "no fault was added");
+    // The platform's own refusal of an injection stays the platform's body.
+    let reply = json_post(
+        "inject",
+        json!({"as": "org-b", "validate": true, "processo": {"cabecalho": {}, "processo": {}}})
+            .to_string(),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert!(reply.status().is_client_error(), "{}", reply.status());
+}
+
+/// Issue 16: the plain control-plane listener had no header timeout; a client that never
+/// finishes its headers is cut off like on the REST listener.
+#[tokio::test]
+async fn the_plain_control_plane_cuts_a_client_that_never_finishes_its_headers() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let edge = edge_with(EdgeLimits {
+        header_read_timeout: Duration::from_millis(200),
+        ..EdgeLimits::default()
+    })
+    .await;
+    let addr = edge
+        .control_url
+        .trim_start_matches("http://")
+        .trim_end_matches("/control/")
+        .to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /control/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut answer)).await;
+    assert!(closed.is_ok(), "the connection is still open");
 }
