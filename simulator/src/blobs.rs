@@ -9,6 +9,14 @@
 //! that nothing the feed shows can be missing here; the [`Committed`] guard then either keeps
 //! them or, when the platform refused after all, removes what this upload added and no one else
 //! holds. A [`Staged`] upload that is never committed removes itself when dropped.
+//!
+//! A component file is complete before it is renamed into `blobs/`, so a process killed at any
+//! moment leaves either the whole file or none; a store opened to survive power cuts
+//! ([`BlobStore::open_synced`]) also flushes each file and its folder before the platform hears
+//! of it. The parts of a chunked upload the platform gave up on (cancelled, cancelled
+//! automatically, reset) are removed through the [`PartsJanitor`], and whatever a stopped
+//! process left in `staging/` is swept when the store is opened again
+//! ([`BlobStore::sweep_staging`]).
 
 use std::collections::HashMap;
 use std::io::SeekFrom;
@@ -176,6 +184,8 @@ impl Drop for CommitHold {
 #[derive(Debug)]
 pub struct BlobStore {
     root: PathBuf,
+    /// Flush every file and its folder before the platform is told of it.
+    synced: bool,
     /// Keeps a temporary root alive (and removes it) for the store's lifetime.
     _temporary: Option<tempfile::TempDir>,
     next_staging: AtomicU64,
@@ -202,10 +212,25 @@ impl BlobStore {
     /// # Errors
     /// When the folders cannot be created.
     pub fn open(root: &Path) -> std::io::Result<Self> {
+        BlobStore::open_with(root, false)
+    }
+
+    /// A store in a folder that outlives the process and the machine: every component file,
+    /// every part and their folders are flushed to the disk before the platform is told of
+    /// them.
+    ///
+    /// # Errors
+    /// When the folders cannot be created.
+    pub fn open_synced(root: &Path) -> std::io::Result<Self> {
+        BlobStore::open_with(root, true)
+    }
+
+    fn open_with(root: &Path, synced: bool) -> std::io::Result<Self> {
         std::fs::create_dir_all(root.join("blobs"))?;
         std::fs::create_dir_all(root.join("staging"))?;
         Ok(BlobStore {
             root: root.to_path_buf(),
+            synced,
             _temporary: None,
             next_staging: AtomicU64::new(0),
             pins: Mutex::new(HashMap::new()),
@@ -214,8 +239,7 @@ impl BlobStore {
     }
 
     fn blob_path(&self, hash: &ComponentHash) -> PathBuf {
-        let hex: String = hash.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
-        self.root.join("blobs").join(hex)
+        self.root.join("blobs").join(hex(hash))
     }
 
     fn staging_path(&self) -> PathBuf {
@@ -224,10 +248,40 @@ impl BlobStore {
     }
 
     fn parts_path(&self, ticket: Ticket, hash: &ComponentHash) -> PathBuf {
-        let hex: String = hash.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
-        self.root
-            .join("staging")
-            .join(format!("parts-{ticket}-{hex}"))
+        self.root.join("staging").join(parts_name(ticket, hash))
+    }
+
+    /// What removes the assembly files of chunked uploads the platform gave up on.
+    #[must_use]
+    pub fn janitor(&self) -> PartsJanitor {
+        PartsJanitor {
+            staging: self.root.join("staging"),
+        }
+    }
+
+    /// Removes what a stopped process left in `staging/`: whole uploads that were streaming
+    /// (their requests died with it) and the assembly files of chunked uploads for which
+    /// `live` (ticket, hash) is false. Called at start-up, before anything is served.
+    ///
+    /// # Errors
+    /// When the folder cannot be read.
+    pub fn sweep_staging(
+        &self,
+        live: impl Fn(Ticket, &ComponentHash) -> bool,
+    ) -> std::io::Result<usize> {
+        let mut removed = 0;
+        for entry in std::fs::read_dir(self.root.join("staging"))? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let keep = name
+                .to_str()
+                .and_then(parse_parts_name)
+                .is_some_and(|(ticket, hash)| live(ticket, &hash));
+            if !keep && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Whether the platform holds these bytes.
@@ -297,8 +351,14 @@ impl BlobStore {
             staged.owned = true;
             staged.remove().await;
         } else {
+            if self.synced {
+                File::open(&staged.path).await?.sync_all().await?;
+            }
             fs::rename(&staged.path, &target).await?;
             staged.owned = false;
+            if self.synced {
+                sync_folder(self.root.join("blobs")).await?;
+            }
         }
         Ok(committed)
     }
@@ -373,6 +433,10 @@ impl BlobStore {
             let mut input = File::open(&staged.path).await?;
             tokio::io::copy(&mut input, &mut out).await?;
             out.flush().await?;
+            if self.synced {
+                out.sync_data().await?;
+                sync_folder(self.root.join("staging")).await?;
+            }
             Ok::<_, BlobError>(())
         }
         .await;
@@ -448,6 +512,72 @@ impl BlobStore {
                 )))
             },
         ))
+    }
+}
+
+/// Flushes a folder's entries (a rename or a new file in it) to the disk.
+async fn sync_folder(folder: PathBuf) -> std::io::Result<()> {
+    tokio::task::spawn_blocking(move || std::fs::File::open(folder)?.sync_all())
+        .await
+        .map_err(std::io::Error::other)?
+}
+
+fn hex(hash: &ComponentHash) -> String {
+    hash.as_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `parts-<ticket>-<hex sha-256>`: the assembly file of a chunked upload.
+fn parts_name(ticket: Ticket, hash: &ComponentHash) -> String {
+    format!("parts-{ticket}-{}", hex(hash))
+}
+
+/// The ticket and hash of an assembly file's name; `None` for any other name.
+fn parse_parts_name(name: &str) -> Option<(Ticket, ComponentHash)> {
+    let (ticket, hex) = name.strip_prefix("parts-")?.split_once('-')?;
+    if ticket.is_empty() || !ticket.bytes().all(|b| b.is_ascii_digit()) || hex.len() != 64 {
+        return None;
+    }
+    let ticket = Ticket(ticket.parse().ok()?);
+    let mut digest = [0u8; 32];
+    for (i, byte) in digest.iter_mut().enumerate() {
+        let pair = hex.get(2 * i..2 * i + 2)?;
+        if !pair.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return None;
+        }
+        *byte = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some((ticket, ComponentHash::from_digest(digest)))
+}
+
+/// Removes the assembly files of chunked uploads: cheap to clone, usable from the platform
+/// after a critical section that gave up on an upload.
+#[derive(Debug, Clone)]
+pub struct PartsJanitor {
+    staging: PathBuf,
+}
+
+impl PartsJanitor {
+    /// Removes the assembly file of (ticket, base64 hash), if any.
+    pub fn discard(&self, ticket: Ticket, hash: &str) {
+        if let Ok(hash) = ComponentHash::from_base64(hash) {
+            let _ = std::fs::remove_file(self.staging.join(parts_name(ticket, &hash)));
+        }
+    }
+
+    /// Removes every assembly file (a control-plane reset).
+    pub fn discard_all(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.staging) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let is_parts = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| parse_parts_name(n).is_some());
+            if is_parts {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 }
 

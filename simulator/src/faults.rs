@@ -98,23 +98,57 @@ impl FaultSpec {
     }
 }
 
+/// Told of the active faults and of the last id issued after every change, under the faults'
+/// lock (so in order): what keeps them across restarts with `serve --data-dir`.
+pub type FaultsObserver = Box<dyn Fn(&[ActiveFault], u64) + Send + Sync>;
+
+#[derive(Default)]
+struct Observer(Option<FaultsObserver>);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Observer" } else { "None" })
+    }
+}
+
 /// The active faults.
 #[derive(Debug, Default)]
 pub struct Faults {
     /// Short std lock, never held across an await.
     active: Mutex<Vec<ActiveFault>>,
     next_id: AtomicU64,
+    observer: Observer,
 }
 
 impl Faults {
+    /// The faults a durable store kept (`last_id` the last id issued), and an observer told of
+    /// every later change.
+    #[must_use]
+    pub fn restored(active: Vec<ActiveFault>, last_id: u64, observer: FaultsObserver) -> Self {
+        let last_id = active.iter().map(|f| f.id).fold(last_id, u64::max);
+        Faults {
+            active: Mutex::new(active),
+            next_id: AtomicU64::new(last_id),
+            observer: Observer(Some(observer)),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<ActiveFault>> {
         self.active.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn changed(&self, active: &[ActiveFault]) {
+        if let Some(observer) = &self.observer.0 {
+            observer(active, self.next_id.load(Ordering::Relaxed));
+        }
     }
 
     /// Adds a fault; returns its id.
     pub fn add(&self, spec: FaultSpec) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        self.lock().push(ActiveFault { id, spec });
+        let mut active = self.lock();
+        active.push(ActiveFault { id, spec });
+        self.changed(&active);
         id
     }
 
@@ -128,24 +162,37 @@ impl Faults {
         let mut active = self.lock();
         let before = active.len();
         active.retain(|f| f.id != id);
-        active.len() != before
+        let removed = active.len() != before;
+        if removed {
+            self.changed(&active);
+        }
+        removed
     }
 
     pub fn clear(&self) {
-        self.lock().clear();
+        let mut active = self.lock();
+        if !active.is_empty() {
+            active.clear();
+            self.changed(&active);
+        }
     }
 
     /// The faults that fire for this request, counting down those limited in times.
     pub fn fire(&self, target: Target<'_>) -> Vec<FaultKind> {
         let mut active = self.lock();
         let mut fired = Vec::new();
+        let mut counted = false;
         for fault in active.iter_mut().filter(|f| f.spec.matches(target)) {
             fired.push(fault.spec.kind.clone());
             if let Some(times) = fault.spec.times.as_mut() {
                 *times = times.saturating_sub(1);
+                counted = true;
             }
         }
         active.retain(|f| f.spec.times != Some(0));
+        if counted {
+            self.changed(&active);
+        }
         fired
     }
 }

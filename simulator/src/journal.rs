@@ -378,6 +378,16 @@ struct Inner {
     dropped: u64,
 }
 
+/// Where a durable journal's entries go as they are recorded (`serve --data-dir`): told of
+/// every entry, in order, under the journal's lock, so it must only hand them on (a channel to a
+/// writer), never wait for a disk.
+pub trait JournalBacking: Send + Sync + std::fmt::Debug {
+    /// An entry was appended.
+    fn appended(&self, entry: &Entry);
+    /// The journal was emptied (its numbering goes on).
+    fn cleared(&self);
+}
+
 /// The bounded journal.
 #[derive(Debug)]
 pub struct Journal {
@@ -386,6 +396,8 @@ pub struct Journal {
     capacity: usize,
     /// The number of the last entry appended; waiters watch it.
     appended: watch::Sender<u64>,
+    /// Where a durable journal keeps its entries.
+    backing: Option<Box<dyn JournalBacking>>,
 }
 
 /// A page of the journal.
@@ -415,6 +427,44 @@ impl Journal {
             }),
             capacity: capacity.max(1),
             appended: watch::channel(0).0,
+            backing: None,
+        }
+    }
+
+    /// A journal that goes on from what a durable one kept: its newest `entries` (at most
+    /// `capacity` are kept), numbering from `next_seq`, `dropped` as counted so far, and every
+    /// later entry handed to `backing`.
+    #[must_use]
+    pub fn restored(
+        capacity: usize,
+        entries: Vec<Entry>,
+        next_seq: u64,
+        dropped: u64,
+        backing: Box<dyn JournalBacking>,
+    ) -> Self {
+        let capacity = capacity.max(1);
+        let next_seq = entries
+            .iter()
+            .map(|e| e.seq + 1)
+            .max()
+            .unwrap_or(1)
+            .max(next_seq)
+            .max(1);
+        let mut entries = VecDeque::from(entries);
+        let mut dropped = dropped;
+        while entries.len() > capacity {
+            entries.pop_front();
+            dropped += 1;
+        }
+        Journal {
+            inner: Mutex::new(Inner {
+                entries,
+                next_seq,
+                dropped,
+            }),
+            capacity,
+            appended: watch::channel(next_seq - 1).0,
+            backing: Some(backing),
         }
     }
 
@@ -432,12 +482,16 @@ impl Journal {
                 inner.entries.pop_front();
                 inner.dropped += 1;
             }
-            inner.entries.push_back(Entry {
+            let entry = Entry {
                 seq,
                 at,
                 wall_at: OffsetDateTime::now_utc(),
                 event,
-            });
+            };
+            if let Some(backing) = &self.backing {
+                backing.appended(&entry);
+            }
+            inner.entries.push_back(entry);
             seq
         };
         self.appended.send_replace(seq);
@@ -471,6 +525,9 @@ impl Journal {
         let mut inner = self.lock();
         inner.entries.clear();
         inner.dropped = 0;
+        if let Some(backing) = &self.backing {
+            backing.cleared();
+        }
     }
 
     /// The first entry after `after` that matches, as soon as it is appended; `None` when

@@ -10,6 +10,8 @@
 //! - [`platform`] — the platform's rules over the store, one file per group of operations
 //!   (catalogue, open, uploads, feed, reads, receipts, lifecycle, admin), each with its rule
 //!   tests on a manual clock.
+//! - [`store`] — where the platform keeps its records: in memory (the default) or durable in a
+//!   data folder (`serve --data-dir`: SQLite beside the component files).
 //! - [`blobs`] — component bytes, content-addressed, staged while they stream.
 //! - [`intake`] — staged bytes to an accepted component, readable before the feed shows it;
 //!   [`multipart`] — upload bodies as the form parser can read them safely.
@@ -40,3 +42,4 @@ pub mod platform;
 pub mod registry;
 pub mod runtime;
 pub mod server;
+pub mod store;

@@ -38,7 +38,7 @@ pub enum RegistryError {
 }
 
 /// A registered document system (one certificate).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Spe {
     /// Stable handle (`org-a`).
     pub id: String,

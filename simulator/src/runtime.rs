@@ -10,16 +10,16 @@ use std::time::Duration;
 use rustls_pki_types::pem::PemObject as _;
 use thiserror::Error;
 
-use crate::blobs::BlobStore;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::PlatformConfig;
 use crate::control::{ControlError, ControlPlane, Transport};
 use crate::http::{router, AppState};
 use crate::pki::load::Pki;
 use crate::pki::PkiError;
-use crate::platform::{Platform, PlatformSigner};
+use crate::platform::PlatformSigner;
 use crate::registry::{Registry, RegistryError};
 use crate::server::{EdgeLimits, HandshakeFailure, Server};
+use crate::store::{Durability, Installation, StoreError};
 
 /// Why the simulator could not start.
 #[derive(Debug, Error)]
@@ -37,6 +37,8 @@ pub enum StartError {
     },
     #[error("component store: {0}")]
     Blobs(std::io::Error),
+    #[error("{0}")]
+    Store(#[from] StoreError),
     #[error("control plane: {0}")]
     Control(#[from] ControlError),
 }
@@ -49,7 +51,8 @@ pub struct SimulatorOptions {
     pub addr: SocketAddr,
     pub config: PlatformConfig,
     pub clock: SharedClock,
-    /// Where component bytes live; a temporary folder when `None`.
+    /// The data folder (state database, journal, component files; restart resumes from it); in
+    /// memory, with component files in a temporary folder, when `None`.
     pub data_dir: Option<PathBuf>,
     /// The control plane's address; off when `None`.
     pub control_addr: Option<SocketAddr>,
@@ -108,7 +111,14 @@ impl Simulator {
         let certificate_der = rustls_pki_types::CertificateDer::from_pem_slice(&platform_pem)
             .map_err(|e| StartError::Signer(e.to_string()))?
             .to_vec();
-        let platform = Platform::new(
+        // In memory, or going on from what the data folder holds.
+        let Installation {
+            platform,
+            blobs,
+            faults,
+        } = Installation::open(
+            options.data_dir.as_deref(),
+            Durability::default(),
             options.config,
             registry,
             options.clock,
@@ -116,12 +126,7 @@ impl Simulator {
                 signer,
                 certificate_der,
             },
-        );
-        let blobs = match &options.data_dir {
-            Some(dir) => BlobStore::open(dir),
-            None => BlobStore::temporary(),
-        }
-        .map_err(StartError::Blobs)?;
+        )?;
         let tls = Arc::new(pki.server_config()?);
         let server = Server::bind(options.addr, tls)
             .await
@@ -170,7 +175,7 @@ impl Simulator {
             state: Arc::new(AppState {
                 platform,
                 blobs,
-                faults: crate::faults::Faults::default(),
+                faults,
             }),
         })
     }

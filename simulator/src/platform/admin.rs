@@ -7,7 +7,7 @@ use pen_protocol::api::{ConteudoDoReciboDeEnvio, ConteudoDoReciboDeTramite, Tram
 use pen_protocol::ids::{Idt, Ticket};
 use pen_protocol::situacao::Situacao;
 
-use super::state::{Payload, State};
+use super::state::Payload;
 use super::{Platform, Store};
 use crate::registry::{RegistryError, Spe};
 
@@ -33,30 +33,41 @@ pub struct Inspection {
 }
 
 impl<S: Store> Platform<S> {
-    /// Forgets every trâmite, NRE, ticket and journal entry (control-plane reset). The registry,
-    /// the configuration and the clock stay.
+    /// Forgets every trâmite, NRE, upload in progress and journal entry (control-plane reset).
+    /// The registry, the configuration, the clock and the identifier counters stay: an IDT, NRE
+    /// or ticket issued before a reset is never issued again.
     pub fn reset(&self) {
-        self.store.with(|state| *state = State::new());
+        let now = self.clock.now();
+        self.read(now, (), |s| {
+            s.clear();
+            s.effects.feed = true;
+        });
         self.journal.clear();
-        self.feed.send_modify(|version| *version += 1);
     }
 
-    /// Adds or replaces an SPE (control plane).
+    /// Adds or replaces an SPE (control plane); a durable store keeps it across restarts.
     ///
     /// # Errors
     /// When one of its structures is unknown or answered for by another SPE.
     pub fn register(&self, spe: Spe) -> Result<(), RegistryError> {
+        let kept = spe.clone();
         self.registry
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .register(spe)
+            .register(spe)?;
+        // Not under the registry's lock: no lock is ever taken inside another's section.
+        if let Err(e) = self.store.transact(|tx| tx.save_spe(&kept), |()| {}) {
+            tracing::error!(error = %e, spe = %kept.id, "a registered SPE could not be kept");
+        }
+        Ok(())
     }
 
     /// Everything the platform knows of one trâmite (control plane; no authorisation).
     #[must_use]
     pub fn inspect(&self, idt: Idt) -> Option<Inspection> {
-        self.with_state(self.clock.now(), |state| {
-            let r = state.tramites.get(&idt)?;
+        self.read(self.clock.now(), None, |s| {
+            let r = s.tramite(idt)?;
+            let payload = s.payload(idt)?;
             Some(Inspection {
                 tramite: self.tramite_view(r),
                 sender: r.sender.clone(),
@@ -69,7 +80,7 @@ impl<S: Store> Platform<S> {
                 recibo_de_conclusao: r.recibo.as_ref().map(|x| x.data_de_recebimento.clone()),
                 recibo_de_envio_assinado: self.signed_recibo_de_envio(r),
                 recibo_de_conclusao_assinado: Self::signed_recibo(r),
-                metadata: match &r.payload {
+                metadata: match payload.as_ref() {
                     Payload::Processo(p) => serde_json::to_value(p).unwrap_or_default(),
                     Payload::Documento(d) => serde_json::to_value(d).unwrap_or_default(),
                 },
@@ -80,51 +91,122 @@ impl<S: Store> Platform<S> {
     /// The situação of a trâmite, for tests and the control plane.
     #[must_use]
     pub fn situacao(&self, idt: Idt) -> Option<Situacao> {
-        self.with_state(self.clock.now(), |state| {
-            state.tramites.get(&idt).map(|r| r.situacao)
+        self.read(self.clock.now(), None, |s| {
+            s.tramite(idt).map(|r| r.situacao)
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::platform::testing::over_both_stores;
     use pen_protocol::ids::Idt;
 
-    use crate::platform::testing::fixture;
+    over_both_stores! {
+        #[test]
+        fn an_inspection_carries_both_recibos_as_the_parties_fetch_them() {
+            let f = fixture();
+            let idt = f.concluded();
+            let inspection = f.platform.inspect(idt).unwrap();
+            assert_eq!(
+                (inspection.sender.as_str(), inspection.recipient.as_str()),
+                ("org-a", "org-b")
+            );
+            assert_eq!(inspection.received, inspection.downloaded);
+            let envio = inspection.recibo_de_envio_assinado.unwrap();
+            envio.verify().unwrap();
+            assert_eq!(envio, f.platform.recibo_de_envio(&f.org_a, idt).unwrap());
+            let conclusao = inspection.recibo_de_conclusao_assinado.unwrap();
+            conclusao.verify().unwrap();
+            assert_eq!(
+                inspection.recibo_de_conclusao.as_deref(),
+                Some("2025-06-02T10:00:00-03:00")
+            );
+            assert_eq!(inspection.metadata["protocolo"], "00394.000101/2025-61");
+            assert!(f.platform.inspect(Idt(999)).is_none());
+        }
 
-    #[test]
-    fn an_inspection_carries_both_recibos_as_the_parties_fetch_them() {
-        let f = fixture();
-        let idt = f.concluded();
-        let inspection = f.platform.inspect(idt).unwrap();
-        assert_eq!(
-            (inspection.sender.as_str(), inspection.recipient.as_str()),
-            ("org-a", "org-b")
-        );
-        assert_eq!(inspection.received, inspection.downloaded);
-        let envio = inspection.recibo_de_envio_assinado.unwrap();
-        envio.verify().unwrap();
-        assert_eq!(envio, f.platform.recibo_de_envio(&f.org_a, idt).unwrap());
-        let conclusao = inspection.recibo_de_conclusao_assinado.unwrap();
-        conclusao.verify().unwrap();
-        assert_eq!(
-            inspection.recibo_de_conclusao.as_deref(),
-            Some("2025-06-02T10:00:00-03:00")
-        );
-        assert_eq!(inspection.metadata["protocolo"], "00394.000101/2025-61");
-        assert!(f.platform.inspect(Idt(999)).is_none());
+        #[test]
+        fn a_reset_forgets_the_tramites_and_the_journal_but_keeps_the_registry() {
+            let f = fixture();
+            let idt = f.sent();
+            let nre_before = f.platform.inspect(idt).unwrap().tramite.nre;
+            assert!(f.platform.journal().last_seq() > 0);
+            f.platform.reset();
+            assert_eq!(f.platform.situacao(idt), None);
+            assert!(f.platform.pendencias(&f.org_b, false).is_empty());
+            assert_eq!(f.platform.journal().since(0, 10, |_| true).entries.len(), 0);
+            assert!(f.platform.registry(|r| r.spe("org-a").is_some()));
+            let again = f.sent();
+            assert!(again > idt, "an IDT is never issued twice, a reset notwithstanding");
+            assert!(f.platform.inspect(idt).is_none());
+            assert_ne!(
+                f.platform.inspect(again).unwrap().tramite.nre,
+                nre_before,
+                "nor an NRE"
+            );
+        }
     }
 
-    #[test]
-    fn a_reset_forgets_the_tramites_and_the_journal_but_keeps_the_registry() {
-        let f = fixture();
-        let idt = f.sent();
-        assert!(f.platform.journal().last_seq() > 0);
-        f.platform.reset();
-        assert_eq!(f.platform.situacao(idt), None);
-        assert!(f.platform.pendencias(&f.org_b, false).is_empty());
-        assert_eq!(f.platform.journal().since(0, 10, |_| true).entries.len(), 0);
-        assert!(f.platform.registry(|r| r.spe("org-a").is_some()));
-        f.sent();
+    /// What only the durable store promises: a restart resumes exactly where it stopped.
+    mod durable {
+        use pen_protocol::ids::Idt;
+
+        use crate::config::PlatformConfig;
+        use crate::platform::testing::{fixture_on, StoreKind};
+
+        #[test]
+        fn a_restart_resumes_every_tramite_with_its_recibos_and_the_counters() {
+            let f = fixture_on(StoreKind::Sqlite, PlatformConfig::default());
+            let concluded = f.concluded();
+            f.platform.recibo(&f.org_a, concluded).unwrap();
+            let waiting = f.sent();
+            let (_, started) = f.open();
+            let inspect = |f: &crate::platform::testing::Fixture| -> Vec<String> {
+                [concluded, waiting, started.idt]
+                    .iter()
+                    .map(|i| serde_json::to_string(&f.platform.inspect(*i).unwrap()).unwrap())
+                    .collect()
+            };
+            let before = inspect(&f);
+            let last_seq = f.platform.journal().last_seq();
+            let pending = f.platform.pendencias(&f.org_b, false);
+
+            let f = f.restarted();
+            assert_eq!(inspect(&f), before);
+            assert_eq!(f.platform.pendencias(&f.org_b, false), pending);
+            assert_eq!(
+                f.platform.journal().last_seq(),
+                last_seq,
+                "the journal went on"
+            );
+            assert_eq!(
+                f.platform.recibo_de_envio(&f.org_a, waiting).unwrap(),
+                f.platform
+                    .inspect(waiting)
+                    .unwrap()
+                    .recibo_de_envio_assinado
+                    .unwrap()
+            );
+            let next = f.sent();
+            assert!(next > started.idt, "counters go on after a restart");
+            assert!(f.platform.inspect(Idt(next.0 + 1)).is_none());
+        }
+
+        #[test]
+        fn an_spe_registered_through_the_control_plane_survives_a_restart() {
+            let f = fixture_on(StoreKind::Sqlite, PlatformConfig::default());
+            let org_c = f.platform.registry(|r| r.spe("org-c").cloned()).unwrap();
+            let renamed = crate::registry::Spe {
+                nome: "Órgão C, renomeado".to_owned(),
+                ..org_c
+            };
+            f.platform.register(renamed.clone()).unwrap();
+            let f = f.restarted();
+            assert_eq!(
+                f.platform.registry(|r| r.spe("org-c").cloned()),
+                Some(renamed)
+            );
+        }
     }
 }

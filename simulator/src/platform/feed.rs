@@ -4,8 +4,7 @@
 
 use pen_protocol::api::{Pendencia, PendenciaLongPoll};
 
-use super::state::State;
-use super::{Platform, Store};
+use super::{Platform, Store, Transaction};
 use crate::registry::Spe;
 
 impl<S: Store> Platform<S> {
@@ -13,8 +12,8 @@ impl<S: Store> Platform<S> {
     /// (`todas=false`), leaves out what the long-poll feed already delivered.
     #[must_use]
     pub fn pendencias(&self, spe: &Spe, only_undelivered: bool) -> Vec<Pendencia> {
-        self.with_state(self.clock.now(), |state| {
-            pending_of(state, &spe.id, only_undelivered)
+        self.read(self.clock.now(), Vec::new(), |s| {
+            pending_of(&**s, &spe.id, only_undelivered)
         })
     }
 
@@ -59,11 +58,11 @@ impl<S: Store> Platform<S> {
         let mut changes = self.feed.subscribe();
         loop {
             changes.mark_unchanged();
-            let next = self.with_state(self.clock.now(), |state| {
-                let first = pending_of(state, &spe.id, true).into_iter().next()?;
-                state
-                    .delivered
-                    .insert((spe.id.clone(), first.idt, first.status));
+            let next = self.read(self.clock.now(), None, |s| {
+                let first = pending_of(&**s, &spe.id, true).into_iter().next()?;
+                s.update_tramite(first.idt, &mut |r| {
+                    r.delivered.push((spe.id.clone(), first.status));
+                });
                 Some(first)
             });
             if let Some(p) = next {
@@ -87,82 +86,78 @@ impl<S: Store> Platform<S> {
     }
 }
 
-fn pending_of(state: &State, spe: &str, only_undelivered: bool) -> Vec<Pendencia> {
-    let Some(idts) = state.pending.get(spe) else {
-        return Vec::new();
-    };
-    idts.iter()
-        .filter_map(|i| state.tramites.get(i))
+fn pending_of(tx: &dyn Transaction, spe: &str, only_undelivered: bool) -> Vec<Pendencia> {
+    tx.pending_for(spe)
+        .into_iter()
+        .filter_map(|i| tx.tramite(i))
+        .filter(|r| !only_undelivered || !r.delivered_to(spe))
         .map(|r| Pendencia {
             idt: r.idt,
             status: r.situacao,
-        })
-        .filter(|p| {
-            !only_undelivered || !state.delivered.contains(&(spe.to_owned(), p.idt, p.status))
         })
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::platform::testing::over_both_stores;
+    use pen_protocol::situacao::Situacao;
     use std::time::Duration;
 
-    use pen_protocol::situacao::Situacao;
+    over_both_stores! {
+        #[test]
+        fn a_tramite_waits_for_whoever_must_act_next() {
+            let f = fixture();
+            let idt = f.sent();
+            let pending = |spe| f.platform.pendencias(spe, false);
+            let status = Situacao::ComponentesEnviadosRemetente;
+            assert_eq!(pending(&f.org_b), [Pendencia { idt, status }]);
+            assert!(pending(&f.org_a).is_empty());
 
-    use super::*;
-    use crate::platform::testing::fixture;
-
-    #[test]
-    fn a_tramite_waits_for_whoever_must_act_next() {
-        let f = fixture();
-        let idt = f.sent();
-        let pending = |spe| f.platform.pendencias(spe, false);
-        let status = Situacao::ComponentesEnviadosRemetente;
-        assert_eq!(pending(&f.org_b), [Pendencia { idt, status }]);
-        assert!(pending(&f.org_a).is_empty());
-
-        let idt = f.concluded();
-        let status = Situacao::ReciboEnviadoDestinatario;
-        assert_eq!(pending(&f.org_a), [Pendencia { idt, status }]);
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn the_legacy_long_poll_hands_out_each_pendency_once() {
-        let f = fixture();
-        let idt = f.sent();
-        let now = Duration::ZERO;
-        let first = f.platform.next_pendencia(&f.org_b, now).await;
-        assert!(first.encontrou);
-        assert_eq!(first.idt, Some(idt));
-        assert!(!f.platform.next_pendencia(&f.org_b, now).await.encontrou);
-        assert!(
-            f.platform.pendencias(&f.org_b, true).is_empty(),
-            "todas=false leaves out what the long-poll delivered"
-        );
-        assert_eq!(f.platform.pendencias(&f.org_b, false).len(), 1);
-
-        f.platform.metadados(&f.org_b, idt).unwrap();
-        let moved = f.platform.next_pendencia(&f.org_b, now).await;
-        assert_eq!(moved.status, Some(Situacao::MetadadosRecebidoDestinatario));
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn a_long_poll_wakes_when_something_starts_waiting() {
-        let f = std::sync::Arc::new(fixture());
-        let waiting = {
-            let f = f.clone();
-            tokio::spawn(async move {
-                f.platform
-                    .wait_pendencias(&f.org_b, false, Duration::from_secs(60))
-                    .await
-            })
-        };
-        while f.platform.long_poll_waiters() == 0 {
-            tokio::task::yield_now().await;
+            let idt = f.concluded();
+            let status = Situacao::ReciboEnviadoDestinatario;
+            assert_eq!(pending(&f.org_a), [Pendencia { idt, status }]);
         }
-        let idt = f.sent();
-        let woke = waiting.await.unwrap();
-        assert_eq!(woke.len(), 1);
-        assert_eq!(woke[0].idt, idt);
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn the_legacy_long_poll_hands_out_each_pendency_once() {
+            let f = fixture();
+            let idt = f.sent();
+            let now = Duration::ZERO;
+            let first = f.platform.next_pendencia(&f.org_b, now).await;
+            assert!(first.encontrou);
+            assert_eq!(first.idt, Some(idt));
+            assert!(!f.platform.next_pendencia(&f.org_b, now).await.encontrou);
+            assert!(
+                f.platform.pendencias(&f.org_b, true).is_empty(),
+                "todas=false leaves out what the long-poll delivered"
+            );
+            assert_eq!(f.platform.pendencias(&f.org_b, false).len(), 1);
+
+            f.platform.metadados(&f.org_b, idt).unwrap();
+            let moved = f.platform.next_pendencia(&f.org_b, now).await;
+            assert_eq!(moved.status, Some(Situacao::MetadadosRecebidoDestinatario));
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn a_long_poll_wakes_when_something_starts_waiting() {
+            let f = std::sync::Arc::new(fixture());
+            let waiting = {
+                let f = f.clone();
+                tokio::spawn(async move {
+                    f.platform
+                        .wait_pendencias(&f.org_b, false, Duration::from_secs(60))
+                        .await
+                })
+            };
+            while f.platform.long_poll_waiters() == 0 {
+                tokio::task::yield_now().await;
+            }
+            let idt = f.sent();
+            let woke = waiting.await.unwrap();
+            assert_eq!(woke.len(), 1);
+            assert_eq!(woke[0].idt, idt);
+        }
     }
 }

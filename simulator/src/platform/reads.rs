@@ -58,26 +58,29 @@ impl<S: Store> Platform<S> {
     /// Unknown or foreign trâmite.
     pub fn metadados(&self, spe: &Spe, idt: Idt) -> Result<Metadados> {
         let now = self.clock.now();
-        self.with_state(now, |state| {
-            let (_, role) = visible(state, spe, idt)?;
-            if self
-                .apply(state, idt, role, Event::MetadataRead, now)
-                .is_err()
-            {
-                let record = &state.tramites[&idt];
+        self.run(now, |s| {
+            let (_, role) = visible(&**s, spe, idt)?;
+            if self.apply(s, idt, role, Event::MetadataRead, now).is_err() {
+                let record = s.tramite(idt).ok_or_else(|| {
+                    err(ErrorKind::TramiteNaoEncontrado, &[("idt", &idt.grouped())])
+                })?;
                 return Err(situacao_error("leitura de metadados", record));
             }
             // A process that comes back with nothing the recipient lacks has nothing to download:
             // the condition of 3 → 4 ("every pending component downloaded") already holds.
-            let nothing_pending = state.tramites[&idt].pending_for_recipient.is_empty();
-            if role == Actor::Recipient
-                && nothing_pending
-                && state.tramites[&idt].situacao.code() == 3
-            {
-                let _ = self.apply(state, idt, role, Event::ComponentsDownloaded, now);
+            let nothing_pending = s
+                .tramite(idt)
+                .is_some_and(|r| r.pending_for_recipient.is_empty() && r.situacao.code() == 3);
+            if role == Actor::Recipient && nothing_pending {
+                let _ = self.apply(s, idt, role, Event::ComponentsDownloaded, now);
             }
-            let r = &state.tramites[&idt];
-            let (processo, documento) = match &r.payload {
+            let payload = s
+                .payload(idt)
+                .ok_or_else(|| err(ErrorKind::ServicoIndisponivel, &[]))?;
+            let r = s
+                .tramite(idt)
+                .ok_or_else(|| err(ErrorKind::TramiteNaoEncontrado, &[("idt", &idt.grouped())]))?;
+            let (processo, documento) = match payload.as_ref() {
                 Payload::Processo(p) => (Some(p.clone()), None),
                 Payload::Documento(d) => (None, Some(d.clone())),
             };
@@ -130,28 +133,24 @@ impl<S: Store> Platform<S> {
     /// `GET tramites`: the caller's trâmites matching the filters, newest first.
     #[must_use]
     pub fn tramites(&self, spe: &Spe, q: &TramiteQuery) -> ConsultaDeTramites {
-        self.with_state(self.clock.now(), |state| {
+        let empty = ConsultaDeTramites {
+            tramites: Vec::new(),
+            total_de_registros: Some(0),
+        };
+        self.read(self.clock.now(), empty, |s| {
             let candidates: Vec<Idt> = match (&q.idt, &q.nre) {
                 (Some(idt), _) => vec![*idt],
-                (None, Some(nre)) => state
-                    .nres
-                    .get(nre)
-                    .map(|r| r.tramites.clone())
-                    .unwrap_or_default(),
-                (None, None) => state
-                    .by_spe
-                    .get(&spe.id)
-                    .map(|s| s.iter().copied().collect())
-                    .unwrap_or_default(),
+                (None, Some(nre)) => s.tramites_of_nre(nre),
+                (None, None) => s.tramites_of(&spe.id),
             };
             let mut found: Vec<Tramite> = candidates
                 .into_iter()
-                .filter_map(|idt| visible(state, spe, idt).ok().map(|(r, _)| r))
+                .filter_map(|idt| visible(&**s, spe, idt).ok().map(|(r, _)| r))
                 .filter(|r| q.nre.as_ref().is_none_or(|n| &r.nre == n))
                 .filter(|r| q.remetente.matches(&r.remetente))
                 .filter(|r| q.destinatario.matches(&r.destinatario))
                 .filter(|r| q.protocolo.as_ref().is_none_or(|p| &r.protocolo == p))
-                .filter(|r| q.situacao_atual.is_none_or(|s| r.situacao == s))
+                .filter(|r| q.situacao_atual.is_none_or(|st| r.situacao == st))
                 .map(|r| self.tramite_view(r))
                 .collect();
             found.sort_by_key(|t| std::cmp::Reverse(t.idt));
@@ -179,8 +178,8 @@ impl<S: Store> Platform<S> {
         range: Option<PartRange>,
     ) -> Result<DownloadPlan> {
         let now = self.clock.now();
-        self.with_state(now, |state| {
-            let (record, role) = visible(state, spe, idt)?;
+        self.run(now, |s| {
+            let (record, role) = visible(&**s, spe, idt)?;
             if role != Actor::Recipient {
                 return Err(err(
                     ErrorKind::TramiteNaoAutorizado,
@@ -211,26 +210,20 @@ impl<S: Store> Platform<S> {
                 return Err(err(ErrorKind::ParteUltrapassaTamanho, &[]));
             }
             let finished = range.fim == size;
-            let record = state
-                .tramites
-                .get_mut(&idt)
-                .ok_or_else(|| err(ErrorKind::TramiteNaoEncontrado, &[("idt", &idt.grouped())]))?;
-            record.last_download = Some(now);
-            if finished {
-                state::insert_once(&mut record.downloaded, hash);
-            }
-            let all = record
-                .pending_for_recipient
-                .iter()
-                .all(|h| record.downloaded.contains(h));
-            if all && matches!(record.situacao.code(), 2 | 3) {
-                let _ = self.apply(
-                    state,
-                    idt,
-                    Actor::Recipient,
-                    Event::ComponentsDownloaded,
-                    now,
-                );
+            let mut all = false;
+            s.update_tramite(idt, &mut |r| {
+                r.last_download = Some(now);
+                if finished {
+                    state::insert_once(&mut r.downloaded, hash);
+                }
+                all = r
+                    .pending_for_recipient
+                    .iter()
+                    .all(|h| r.downloaded.contains(h))
+                    && matches!(r.situacao.code(), 2 | 3);
+            });
+            if all {
+                let _ = self.apply(s, idt, Actor::Recipient, Event::ComponentsDownloaded, now);
             }
             Ok(DownloadPlan {
                 hash: parsed,
@@ -244,91 +237,94 @@ impl<S: Store> Platform<S> {
 mod tests {
     use super::*;
     use crate::config::{PlatformConfig, Profile};
-    use crate::platform::testing::{fixture, fixture_with, refused};
+    use crate::platform::testing::over_both_stores;
+    use crate::platform::testing::refused;
 
-    #[test]
-    fn only_the_recipients_metadata_read_moves_2_to_3_unless_compat() {
-        let f = fixture();
-        let idt = f.sent();
-        let metadados = f.platform.metadados(&f.org_a, idt).unwrap();
-        assert!(metadados.processo.is_some());
-        f.assert_situacao(idt, Situacao::ComponentesEnviadosRemetente);
-        f.platform.metadados(&f.org_b, idt).unwrap();
-        f.assert_situacao(idt, Situacao::MetadadosRecebidoDestinatario);
+    over_both_stores! {
+        #[test]
+        fn only_the_recipients_metadata_read_moves_2_to_3_unless_compat() {
+            let f = fixture();
+            let idt = f.sent();
+            let metadados = f.platform.metadados(&f.org_a, idt).unwrap();
+            assert!(metadados.processo.is_some());
+            f.assert_situacao(idt, Situacao::ComponentesEnviadosRemetente);
+            f.platform.metadados(&f.org_b, idt).unwrap();
+            f.assert_situacao(idt, Situacao::MetadadosRecebidoDestinatario);
 
-        let compat = fixture_with(PlatformConfig::for_profile(Profile::Compat));
-        let idt = compat.sent();
-        compat.platform.metadados(&compat.org_a, idt).unwrap();
-        compat.assert_situacao(idt, Situacao::MetadadosRecebidoDestinatario);
-    }
+            let compat = fixture_with(PlatformConfig::for_profile(Profile::Compat));
+            let idt = compat.sent();
+            compat.platform.metadados(&compat.org_a, idt).unwrap();
+            compat.assert_situacao(idt, Situacao::MetadadosRecebidoDestinatario);
+        }
 
-    #[test]
-    fn the_last_byte_of_the_last_pending_component_moves_to_4() {
-        let f = fixture();
-        let idt = f.read();
-        let inspection = f.platform.inspect(idt).unwrap();
-        let pending = &inspection
-            .tramite
-            .hash_dos_componentes_pendentes_de_recebimento;
-        assert_eq!(
-            pending.len(),
-            1,
-            "processo-simples has one 1,815-byte component"
-        );
-        let hash = &pending[0];
-        let part = |inicio, fim| Some(PartRange { inicio, fim });
+        #[test]
+        fn the_last_byte_of_the_last_pending_component_moves_to_4() {
+            let f = fixture();
+            let idt = f.read();
+            let inspection = f.platform.inspect(idt).unwrap();
+            let pending = &inspection
+                .tramite
+                .hash_dos_componentes_pendentes_de_recebimento;
+            assert_eq!(
+                pending.len(),
+                1,
+                "processo-simples has one 1,815-byte component"
+            );
+            let hash = &pending[0];
+            let part = |inicio, fim| Some(PartRange { inicio, fim });
 
-        let by_sender = f.platform.download(&f.org_a, idt, hash, None);
-        assert_eq!(refused(by_sender), ErrorKind::TramiteNaoAutorizado);
-        let beyond = f.platform.download(&f.org_b, idt, hash, part(0, 1816));
-        assert_eq!(refused(beyond), ErrorKind::ParteUltrapassaTamanho);
-        let first = f
-            .platform
-            .download(&f.org_b, idt, hash, part(0, 1000))
-            .unwrap();
-        assert_eq!(
-            first.range,
-            PartRange {
-                inicio: 0,
-                fim: 1000
-            }
-        );
-        f.assert_situacao(idt, Situacao::MetadadosRecebidoDestinatario);
-        f.platform
-            .download(&f.org_b, idt, hash, part(1000, 1815))
-            .unwrap();
-        f.assert_situacao(idt, Situacao::ComponentesRecebidosDestinatario);
-    }
-
-    #[test]
-    fn the_search_shows_each_party_its_own_tramites_newest_first() {
-        let f = fixture();
-        let (older, newer) = (f.sent(), f.sent());
-        f.platform.cancelar(&f.org_a, older).unwrap();
-        let idts = |spe, q: &TramiteQuery| -> Vec<Idt> {
+            let by_sender = f.platform.download(&f.org_a, idt, hash, None);
+            assert_eq!(refused(by_sender), ErrorKind::TramiteNaoAutorizado);
+            let beyond = f.platform.download(&f.org_b, idt, hash, part(0, 1816));
+            assert_eq!(refused(beyond), ErrorKind::ParteUltrapassaTamanho);
+            let first = f
+                .platform
+                .download(&f.org_b, idt, hash, part(0, 1000))
+                .unwrap();
+            assert_eq!(
+                first.range,
+                PartRange {
+                    inicio: 0,
+                    fim: 1000
+                }
+            );
+            f.assert_situacao(idt, Situacao::MetadadosRecebidoDestinatario);
             f.platform
-                .tramites(spe, q)
-                .tramites
-                .iter()
-                .map(|t| t.idt)
-                .collect()
-        };
-        let all = TramiteQuery::default();
-        assert_eq!(idts(&f.org_a, &all), [newer, older]);
-        assert_eq!(idts(&f.org_b, &all), [newer, older]);
-        let org_c = f.platform.registry(|r| r.spe("org-c").cloned()).unwrap();
-        assert!(idts(&org_c, &all).is_empty());
-        let cancelled = TramiteQuery {
-            situacao_atual: Some(Situacao::Cancelado),
-            ..TramiteQuery::default()
-        };
-        assert_eq!(idts(&f.org_a, &cancelled), [older]);
-        let one = TramiteQuery {
-            quantidade_de_registros: Some(1),
-            ..TramiteQuery::default()
-        };
-        let page = f.platform.tramites(&f.org_a, &one);
-        assert_eq!(page.total_de_registros, Some(2));
-        assert_eq!(page.tramites.len(), 1);
+                .download(&f.org_b, idt, hash, part(1000, 1815))
+                .unwrap();
+            f.assert_situacao(idt, Situacao::ComponentesRecebidosDestinatario);
+        }
+
+        #[test]
+        fn the_search_shows_each_party_its_own_tramites_newest_first() {
+            let f = fixture();
+            let (older, newer) = (f.sent(), f.sent());
+            f.platform.cancelar(&f.org_a, older).unwrap();
+            let idts = |spe, q: &TramiteQuery| -> Vec<Idt> {
+                f.platform
+                    .tramites(spe, q)
+                    .tramites
+                    .iter()
+                    .map(|t| t.idt)
+                    .collect()
+            };
+            let all = TramiteQuery::default();
+            assert_eq!(idts(&f.org_a, &all), [newer, older]);
+            assert_eq!(idts(&f.org_b, &all), [newer, older]);
+            let org_c = f.platform.registry(|r| r.spe("org-c").cloned()).unwrap();
+            assert!(idts(&org_c, &all).is_empty());
+            let cancelled = TramiteQuery {
+                situacao_atual: Some(Situacao::Cancelado),
+                ..TramiteQuery::default()
+            };
+            assert_eq!(idts(&f.org_a, &cancelled), [older]);
+            let one = TramiteQuery {
+                quantidade_de_registros: Some(1),
+                ..TramiteQuery::default()
+            };
+            let page = f.platform.tramites(&f.org_a, &one);
+            assert_eq!(page.total_de_registros, Some(2));
+            assert_eq!(page.tramites.len(), 1);
+        }
     }
 }

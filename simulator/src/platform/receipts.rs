@@ -16,8 +16,8 @@ use pen_protocol::ids::Idt;
 use pen_protocol::receipt::ReciboDeConclusao;
 use pen_protocol::situacao::{Actor, Event, Situacao};
 
-use super::state::{State, StoredRecibo, TramiteRecord};
-use super::{err, situacao_error, visible, Platform, Result, Store};
+use super::state::{StoredRecibo, TramiteRecord};
+use super::{err, situacao_error, visible, Platform, Result, Store, Transaction};
 use crate::config::ReceiptDate;
 use crate::registry::Spe;
 
@@ -27,8 +27,8 @@ impl<S: Store> Platform<S> {
     /// # Errors
     /// Foreign trâmite; "… ainda não recebeu todos os componentes digitais" before situação 2.
     pub fn recibo_de_envio(&self, spe: &Spe, idt: Idt) -> Result<ConteudoDoReciboDeEnvio> {
-        self.with_state(self.clock.now(), |state| {
-            let (r, role) = visible(state, spe, idt)?;
+        self.run(self.clock.now(), |s| {
+            let (r, role) = visible(&**s, spe, idt)?;
             if role != Actor::Sender {
                 return Err(err(
                     ErrorKind::TramiteNaoAutorizado,
@@ -97,13 +97,13 @@ impl<S: Store> Platform<S> {
         loop {
             // The text the signature must cover is read under the lock; the RSA verification
             // runs outside it, and the result is applied only to the trâmite it was checked for.
-            let recibo = self.with_state(now, |state| recibo_to_verify(state, spe, idt, body))?;
+            let recibo = self.run(now, |s| recibo_to_verify(&**s, spe, idt, body))?;
             self.verify_recibo(&recibo, certificate_der, &body.hash_da_assinatura)?;
-            let stored = self.with_state(now, |state| {
-                if recibo_to_verify(state, spe, idt, body)? != recibo {
+            let stored = self.run(now, |s| {
+                if recibo_to_verify(&**s, spe, idt, body)? != recibo {
                     return Ok(false);
                 }
-                let Some(r) = state.tramites.get(&idt) else {
+                let Some(r) = s.tramite(idt) else {
                     return Ok(false);
                 };
                 if let Some(window) = self.config.receipt_date_window {
@@ -116,18 +116,22 @@ impl<S: Store> Platform<S> {
                     }
                 }
                 let recipient = r.recipient.clone();
-                if let Some(record) = state.tramites.get_mut(&idt) {
+                s.update_tramite(idt, &mut |record| {
                     record.recibo = Some(StoredRecibo {
                         data_de_recebimento: body.data_de_recebimento.clone(),
                         signature: body.hash_da_assinatura.clone(),
                         certificate_der: certificate_der.clone(),
                     });
-                }
-                let _ = self.apply(state, idt, Actor::Recipient, Event::ReceiptPosted, now);
+                });
+                let _ = self.apply(s, idt, Actor::Recipient, Event::ReceiptPosted, now);
                 // The recipient now holds what it received: a later trâmite of this NRE towards
                 // it will not request these components again.
-                let holders = &mut state.nres.entry(recibo.nre.clone()).or_default().holders;
-                holders.entry(recipient).or_default().extend(recibo.hashes.iter().cloned());
+                s.update_nre(&recibo.nre, &mut |n| {
+                    n.holders
+                        .entry(recipient.clone())
+                        .or_default()
+                        .extend(recibo.hashes.iter().cloned());
+                });
                 Ok(true)
             })?;
             if stored {
@@ -166,8 +170,8 @@ impl<S: Store> Platform<S> {
     /// Foreign trâmite, no receipt yet.
     pub fn recibo(&self, spe: &Spe, idt: Idt) -> Result<ConteudoDoReciboDeTramite> {
         let now = self.clock.now();
-        self.with_state(now, |state| {
-            let (r, role) = visible(state, spe, idt)?;
+        self.run(now, |s| {
+            let (r, role) = visible(&**s, spe, idt)?;
             if role != Actor::Sender {
                 return Err(err(
                     ErrorKind::TramiteNaoAutorizado,
@@ -177,7 +181,7 @@ impl<S: Store> Platform<S> {
             let Some(view) = Self::signed_recibo(r) else {
                 return Err(situacao_error("download de recibo de conclusão", r));
             };
-            let _ = self.apply(state, idt, Actor::Sender, Event::ReceiptFetched, now);
+            let _ = self.apply(s, idt, Actor::Sender, Event::ReceiptFetched, now);
             Ok(view)
         })
     }
@@ -186,12 +190,12 @@ impl<S: Store> Platform<S> {
 /// The recibo de conclusão the recipient's signature must cover: the trâmite's NRE and the
 /// components it had to download, dated as posted. Only for the recipient, only at 4.
 fn recibo_to_verify(
-    state: &State,
+    tx: &dyn Transaction,
     spe: &Spe,
     idt: Idt,
     body: &EnvioDeReciboDeTramite,
 ) -> Result<ReciboDeConclusao> {
-    let (r, role) = visible(state, spe, idt)?;
+    let (r, role) = visible(tx, spe, idt)?;
     if role != Actor::Recipient {
         return Err(err(
             ErrorKind::TramiteNaoAutorizado,
@@ -212,99 +216,102 @@ fn recibo_to_verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::testing::{fixture, refused};
+    use crate::platform::testing::over_both_stores;
+    use crate::platform::testing::refused;
 
-    #[test]
-    fn the_recibo_de_envio_is_the_senders_once_the_components_are_in() {
-        let f = fixture();
-        let (_, created) = f.open();
-        let early = f.platform.recibo_de_envio(&f.org_a, created.idt);
-        assert_eq!(refused(early), ErrorKind::ComponentesNaoRecebidos);
-        let idt = f.sent();
-        let by_recipient = f.platform.recibo_de_envio(&f.org_b, idt);
-        assert_eq!(refused(by_recipient), ErrorKind::TramiteNaoAutorizado);
-        f.platform
-            .recibo_de_envio(&f.org_a, idt)
-            .unwrap()
-            .verify()
-            .unwrap();
-    }
-
-    #[test]
-    fn a_recibo_de_conclusao_that_verifies_moves_4_to_5_and_the_senders_fetch_to_6() {
-        let f = fixture();
-        let idt = f.received();
-        let recibo = f.recibo_de_conclusao(idt, "2025-06-02T10:00:00-03:00");
-        let certificate = &f.org_b_certificate;
-        f.platform
-            .post_recibo(&f.org_b, certificate, idt, &recibo)
-            .unwrap();
-        f.assert_situacao(idt, Situacao::ReciboEnviadoDestinatario);
-        let again = f.platform.post_recibo(&f.org_b, certificate, idt, &recibo);
-        assert_eq!(refused(again), ErrorKind::SituacaoNaoPermitida);
-
-        let fetched = f.platform.recibo(&f.org_a, idt).unwrap();
-        fetched.verify().unwrap();
-        assert_eq!(fetched.hash_da_assinatura, recibo.hash_da_assinatura);
-        f.assert_situacao(idt, Situacao::ReciboRecebidoRemetente);
-        assert!(
-            f.platform.recibo(&f.org_a, idt).is_ok(),
-            "readable again at 6"
-        );
-    }
-
-    #[test]
-    fn a_recibo_verified_while_another_is_accepted_gets_the_situacao_error() {
-        let f = fixture();
-        let idt = f.received();
-        let recibo = f.recibo_de_conclusao(idt, "2025-06-02T10:00:00-03:00");
-        let (platform, org_b) = (Arc::downgrade(&f.platform), f.org_b.clone());
-        let (certificate, first) = (f.org_b_certificate.clone(), recibo.clone());
-        // The signature is verified with no lock held: a retry of the same post lands between
-        // the read and the apply, and wins.
-        f.platform.store.between(1, move || {
-            let platform = platform.upgrade().unwrap();
-            platform
-                .post_recibo(&org_b, &certificate, idt, &first)
+    over_both_stores! {
+        #[test]
+        fn the_recibo_de_envio_is_the_senders_once_the_components_are_in() {
+            let f = fixture();
+            let (_, created) = f.open();
+            let early = f.platform.recibo_de_envio(&f.org_a, created.idt);
+            assert_eq!(refused(early), ErrorKind::ComponentesNaoRecebidos);
+            let idt = f.sent();
+            let by_recipient = f.platform.recibo_de_envio(&f.org_b, idt);
+            assert_eq!(refused(by_recipient), ErrorKind::TramiteNaoAutorizado);
+            f.platform
+                .recibo_de_envio(&f.org_a, idt)
+                .unwrap()
+                .verify()
                 .unwrap();
-        });
-        let late = f
-            .platform
-            .post_recibo(&f.org_b, &f.org_b_certificate, idt, &recibo)
-            .unwrap_err();
-        assert_eq!(late.kind, ErrorKind::SituacaoNaoPermitida);
-        assert!(late.args.contains(&("situacao", "5".to_owned())), "{late}");
-        f.assert_situacao(idt, Situacao::ReciboEnviadoDestinatario);
-    }
+        }
 
-    #[test]
-    fn a_signature_over_another_text_is_0024_and_leaves_the_tramite_at_4() {
-        let f = fixture();
-        let idt = f.received();
-        let mut recibo = f.recibo_de_conclusao(idt, "2025-06-02T10:00:00-03:00");
-        recibo.data_de_recebimento = "2025-06-02T10:00:01-03:00".to_owned();
-        let posted = f
-            .platform
-            .post_recibo(&f.org_b, &f.org_b_certificate, idt, &recibo)
-            .unwrap_err();
-        assert_eq!(posted.kind, ErrorKind::ReciboNaoAceito);
-        let motivo = &posted.args[0].1;
-        assert!(motivo.contains("2025-06-02T10:00:01-03:00"), "{motivo}");
-        f.assert_situacao(idt, Situacao::ComponentesRecebidosDestinatario);
-    }
+        #[test]
+        fn a_recibo_de_conclusao_that_verifies_moves_4_to_5_and_the_senders_fetch_to_6() {
+            let f = fixture();
+            let idt = f.received();
+            let recibo = f.recibo_de_conclusao(idt, "2025-06-02T10:00:00-03:00");
+            let certificate = &f.org_b_certificate;
+            f.platform
+                .post_recibo(&f.org_b, certificate, idt, &recibo)
+                .unwrap();
+            f.assert_situacao(idt, Situacao::ReciboEnviadoDestinatario);
+            let again = f.platform.post_recibo(&f.org_b, certificate, idt, &recibo);
+            assert_eq!(refused(again), ErrorKind::SituacaoNaoPermitida);
 
-    #[test]
-    fn the_utc_rendering_of_the_date_is_accepted_by_default() {
-        let f = fixture();
-        let idt = f.received();
-        let recibo = f.recibo_de_conclusao(idt, "2025-06-02T13:00:00.000Z");
-        let posted = EnvioDeReciboDeTramite {
-            data_de_recebimento: "2025-06-02T10:00:00-03:00".to_owned(),
-            ..recibo
-        };
-        f.platform
-            .post_recibo(&f.org_b, &f.org_b_certificate, idt, &posted)
-            .unwrap();
-        f.assert_situacao(idt, Situacao::ReciboEnviadoDestinatario);
+            let fetched = f.platform.recibo(&f.org_a, idt).unwrap();
+            fetched.verify().unwrap();
+            assert_eq!(fetched.hash_da_assinatura, recibo.hash_da_assinatura);
+            f.assert_situacao(idt, Situacao::ReciboRecebidoRemetente);
+            assert!(
+                f.platform.recibo(&f.org_a, idt).is_ok(),
+                "readable again at 6"
+            );
+        }
+
+        #[test]
+        fn a_recibo_verified_while_another_is_accepted_gets_the_situacao_error() {
+            let f = fixture();
+            let idt = f.received();
+            let recibo = f.recibo_de_conclusao(idt, "2025-06-02T10:00:00-03:00");
+            let (platform, org_b) = (Arc::downgrade(&f.platform), f.org_b.clone());
+            let (certificate, first) = (f.org_b_certificate.clone(), recibo.clone());
+            // The signature is verified with no lock held: a retry of the same post lands between
+            // the read and the apply, and wins.
+            f.platform.store.between(1, move || {
+                let platform = platform.upgrade().unwrap();
+                platform
+                    .post_recibo(&org_b, &certificate, idt, &first)
+                    .unwrap();
+            });
+            let late = f
+                .platform
+                .post_recibo(&f.org_b, &f.org_b_certificate, idt, &recibo)
+                .unwrap_err();
+            assert_eq!(late.kind, ErrorKind::SituacaoNaoPermitida);
+            assert!(late.args.contains(&("situacao", "5".to_owned())), "{late}");
+            f.assert_situacao(idt, Situacao::ReciboEnviadoDestinatario);
+        }
+
+        #[test]
+        fn a_signature_over_another_text_is_0024_and_leaves_the_tramite_at_4() {
+            let f = fixture();
+            let idt = f.received();
+            let mut recibo = f.recibo_de_conclusao(idt, "2025-06-02T10:00:00-03:00");
+            recibo.data_de_recebimento = "2025-06-02T10:00:01-03:00".to_owned();
+            let posted = f
+                .platform
+                .post_recibo(&f.org_b, &f.org_b_certificate, idt, &recibo)
+                .unwrap_err();
+            assert_eq!(posted.kind, ErrorKind::ReciboNaoAceito);
+            let motivo = &posted.args[0].1;
+            assert!(motivo.contains("2025-06-02T10:00:01-03:00"), "{motivo}");
+            f.assert_situacao(idt, Situacao::ComponentesRecebidosDestinatario);
+        }
+
+        #[test]
+        fn the_utc_rendering_of_the_date_is_accepted_by_default() {
+            let f = fixture();
+            let idt = f.received();
+            let recibo = f.recibo_de_conclusao(idt, "2025-06-02T13:00:00.000Z");
+            let posted = EnvioDeReciboDeTramite {
+                data_de_recebimento: "2025-06-02T10:00:00-03:00".to_owned(),
+                ..recibo
+            };
+            f.platform
+                .post_recibo(&f.org_b, &f.org_b_certificate, idt, &posted)
+                .unwrap();
+            f.assert_situacao(idt, Situacao::ReciboEnviadoDestinatario);
+        }
     }
 }

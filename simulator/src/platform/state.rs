@@ -1,7 +1,13 @@
-//! The platform's records: trâmites, NREs and the indexes that keep the pending feed and the
-//! automatic-cancellation timer cheap. Storage types, not wire types: they convert at the edge.
+//! The platform's records: trâmites, NREs and chunked uploads in progress. Storage types, not
+//! wire types: they convert at the edge. Every record serialises (the durable store keeps them as
+//! JSON), so a field added here needs a serde default to read what an older simulator wrote.
+//!
+//! What a trâmite carries (its metadata, [`Payload`]) is kept apart from its record: it is by far
+//! the largest part, is written once and read only by the metadata read, the inspection and a
+//! reproduction, so a store need not keep it in memory.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use pen_protocol::ids::{Idt, Nre, Ticket};
 use pen_protocol::model::{
@@ -10,17 +16,18 @@ use pen_protocol::model::{
 use pen_protocol::ranges::PartRange;
 use pen_protocol::situacao::{Actor, Situacao};
 use pen_protocol::tables::MotivoRecusa;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 /// What a trâmite carries.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Payload {
     Processo(Processo),
     Documento(DocumentoAvulso),
 }
 
 /// One component as declared in the metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeclaredComponent {
     /// Base64 SHA-256.
     pub hash: String,
@@ -32,25 +39,34 @@ pub struct DeclaredComponent {
 }
 
 /// The recipient's recibo de conclusão as accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredRecibo {
     pub data_de_recebimento: String,
     pub signature: String,
     /// The certificate the recipient authenticated with (base64 DER goes out as
     /// `cadeiaDoCertificado`), shared with its connection rather than copied per recibo.
-    pub certificate_der: std::sync::Arc<[u8]>,
+    #[serde(with = "base64_der")]
+    pub certificate_der: Arc<[u8]>,
 }
 
 /// The platform's recibo de envio.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredReciboDeEnvio {
     pub data: String,
     pub hashes: Vec<String>,
     pub signature: String,
 }
 
+/// The identifiers one trâmite is opened with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ids {
+    pub idt: Idt,
+    pub nre: Nre,
+    pub ticket: Ticket,
+}
+
 /// One trâmite.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TramiteRecord {
     pub idt: Idt,
     pub nre: Nre,
@@ -60,14 +76,19 @@ pub struct TramiteRecord {
     pub unidade_receptora: Option<EstruturaOrganizacional>,
     pub sender: String,
     pub recipient: String,
-    pub payload: Payload,
+    /// Whether the payload is a process (else a documento avulso).
+    pub processo: bool,
     /// Protocol of the main process or of the documento avulso.
     pub protocolo: String,
     pub propriedades_adicionais: Vec<PropriedadeAdicional>,
     pub urgente: Option<bool>,
     pub motivo_da_urgencia: Option<u32>,
     pub situacao: Situacao,
+    #[serde(with = "history")]
     pub history: Vec<(Situacao, OffsetDateTime)>,
+    /// When the automatic cancellation takes the trâmite (set while it is in 1–4).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub idle_deadline: Option<OffsetDateTime>,
     /// All declared components, each hash once (the last declaration of a hash shared by
     /// several documents), in declaration order. Small vectors rather than maps: a trâmite has
     /// a handful of components, and 100,000 stored trâmites must fit in memory.
@@ -82,7 +103,12 @@ pub struct TramiteRecord {
     pub recibo_de_envio: Option<StoredReciboDeEnvio>,
     pub recibo: Option<StoredRecibo>,
     pub reproducao: bool,
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub last_download: Option<OffsetDateTime>,
+    /// (SPE, situação) pairs the long-poll feed already delivered: never pushed twice, and left
+    /// out of `tramites/pendentes?todas=false`.
+    #[serde(default)]
+    pub delivered: Vec<(String, Situacao)>,
 }
 
 /// What one open call sends, the same for each of its destinations.
@@ -91,7 +117,7 @@ pub struct Opening {
     /// The SPE that opens.
     pub sender: String,
     pub remetente: EstruturaOrganizacional,
-    pub payload: Payload,
+    pub payload: Arc<Payload>,
     pub protocolo: String,
     pub propriedades_adicionais: Vec<PropriedadeAdicional>,
     pub urgente: Option<bool>,
@@ -104,7 +130,7 @@ pub struct Opening {
 }
 
 /// Where one trâmite of an open call goes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Destination {
     pub destinatario: EstruturaOrganizacional,
     /// The unit that receives for the destination, when the directory names one.
@@ -116,27 +142,28 @@ pub struct Destination {
 impl TramiteRecord {
     /// A trâmite about to open (situação 0, no history, nothing uploaded, downloaded, refused or
     /// signed yet): the one place a record is built, so a field added to it starts right
-    /// everywhere.
+    /// everywhere. The opening's payload is stored beside the record, not in it.
     #[must_use]
-    pub fn new(idt: Idt, nre: Nre, ticket: Ticket, opening: Opening, to: Destination) -> Self {
+    pub fn new(ids: Ids, opening: &Opening, to: Destination) -> Self {
         TramiteRecord {
-            idt,
-            nre,
-            ticket,
-            remetente: opening.remetente,
+            idt: ids.idt,
+            nre: ids.nre,
+            ticket: ids.ticket,
+            remetente: opening.remetente.clone(),
             destinatario: to.destinatario,
             unidade_receptora: to.unidade_receptora,
-            sender: opening.sender,
+            sender: opening.sender.clone(),
             recipient: to.recipient,
-            payload: opening.payload,
-            protocolo: opening.protocolo,
-            propriedades_adicionais: opening.propriedades_adicionais,
+            processo: matches!(*opening.payload, Payload::Processo(_)),
+            protocolo: opening.protocolo.clone(),
+            propriedades_adicionais: opening.propriedades_adicionais.clone(),
             urgente: opening.urgente,
             motivo_da_urgencia: opening.motivo_da_urgencia,
             situacao: Situacao::NaoIniciado,
             history: Vec::new(),
+            idle_deadline: None,
             components: TramiteRecord::unique_components(&opening.components),
-            requested: opening.requested,
+            requested: opening.requested.clone(),
             received: Vec::new(),
             pending_for_recipient: Vec::new(),
             downloaded: Vec::new(),
@@ -145,17 +172,22 @@ impl TramiteRecord {
             recibo: None,
             reproducao: opening.reproducao,
             last_download: None,
+            delivered: Vec::new(),
         }
     }
 
     /// What opening this trâmite again would send, and where, asking for `requested` (a
     /// reproduction: same parties, metadata and components).
     #[must_use]
-    pub fn reopening(&self, requested: Vec<String>) -> (Opening, Destination) {
+    pub fn reopening(
+        &self,
+        payload: Arc<Payload>,
+        requested: Vec<String>,
+    ) -> (Opening, Destination) {
         let opening = Opening {
             sender: self.sender.clone(),
             remetente: self.remetente.clone(),
-            payload: self.payload.clone(),
+            payload,
             protocolo: self.protocolo.clone(),
             propriedades_adicionais: self.propriedades_adicionais.clone(),
             urgente: self.urgente,
@@ -219,18 +251,25 @@ impl TramiteRecord {
             _ => self.reproducao && self.situacao == Situacao::Iniciado && self.sender == spe,
         }
     }
+
+    /// Whether the long-poll feed already pushed the current situação to this SPE.
+    #[must_use]
+    pub fn delivered_to(&self, spe: &str) -> bool {
+        self.delivered
+            .iter()
+            .any(|(s, at)| s == spe && *at == self.situacao)
+    }
 }
 
-/// What the platform knows of one NRE across its hops.
-#[derive(Debug, Clone, Default)]
+/// What the platform knows of one NRE across its hops (its trâmites are found through the
+/// store, by NRE).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NreRecord {
     pub protocolo: String,
     /// Component hashes of each document by `ordem`, as first transferred (rule 0047).
     pub documents: BTreeMap<u32, Vec<String>>,
     /// Which organisations hold which hashes.
     pub holders: HashMap<String, BTreeSet<String>>,
-    /// Trâmites of this NRE, oldest first.
-    pub tramites: Vec<Idt>,
 }
 
 /// Adds a hash to a small set kept as a vector.
@@ -241,7 +280,7 @@ pub fn insert_once(set: &mut Vec<String>, hash: &str) {
 }
 
 /// Chunked uploads in progress: which byte ranges of a component arrived.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartsInProgress {
     pub ranges: Vec<PartRange>,
 }
@@ -264,54 +303,58 @@ impl PartsInProgress {
     }
 }
 
-/// All mutable state of the platform.
-#[derive(Debug, Default)]
-pub struct State {
-    pub next_idt: u64,
-    pub next_ticket: u64,
-    pub next_nre: u64,
-    pub tramites: BTreeMap<Idt, TramiteRecord>,
-    pub tickets: HashMap<Ticket, Vec<Idt>>,
-    pub nres: HashMap<Nre, NreRecord>,
-    /// (ticket, hash) → parts received so far.
-    pub parts: HashMap<(Ticket, String), PartsInProgress>,
-    /// Trâmites each SPE is a party of.
-    pub by_spe: HashMap<String, BTreeSet<Idt>>,
-    /// Trâmites in 1–4 by the instant they become idle for too long.
-    pub deadlines: BTreeSet<(OffsetDateTime, Idt)>,
-    /// What waits for each SPE (the pending feed), kept up to date on every change.
-    pub pending: HashMap<String, BTreeSet<Idt>>,
-    /// (SPE, IDT, situação) pairs the long-poll feed already delivered: never pushed twice, and
-    /// left out of `tramites/pendentes?todas=false`.
-    pub delivered: std::collections::HashSet<(String, Idt, Situacao)>,
+/// `Vec<(Situacao, OffsetDateTime)>` as `[{"situacao": 2, "at": "…"}]`, instants in RFC 3339.
+mod history {
+    use pen_protocol::situacao::Situacao;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use time::OffsetDateTime;
+
+    #[derive(Serialize, Deserialize)]
+    struct Change {
+        situacao: Situacao,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        history: &[(Situacao, OffsetDateTime)],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let changes: Vec<Change> = history
+            .iter()
+            .map(|(situacao, at)| Change {
+                situacao: *situacao,
+                at: *at,
+            })
+            .collect();
+        changes.serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<(Situacao, OffsetDateTime)>, D::Error> {
+        let changes = Vec::<Change>::deserialize(d)?;
+        Ok(changes.into_iter().map(|c| (c.situacao, c.at)).collect())
+    }
 }
 
-impl State {
-    #[must_use]
-    pub fn new() -> Self {
-        State {
-            next_idt: 1,
-            next_ticket: 1,
-            next_nre: 1,
-            ..State::default()
-        }
+/// DER bytes as standard base64 text.
+mod base64_der {
+    use std::sync::Arc;
+
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(der: &Arc<[u8]>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(der))
     }
 
-    pub fn allocate_idt(&mut self) -> Idt {
-        let idt = Idt(self.next_idt);
-        self.next_idt += 1;
-        idt
-    }
-
-    pub fn allocate_ticket(&mut self) -> Ticket {
-        let ticket = Ticket(self.next_ticket);
-        self.next_ticket += 1;
-        ticket
-    }
-
-    pub fn allocate_nre(&mut self, year: u16) -> Nre {
-        let nre = Nre::issue(self.next_nre, year);
-        self.next_nre += 1;
-        nre
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<[u8]>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD
+            .decode(text)
+            .map(Arc::from)
+            .map_err(serde::de::Error::custom)
     }
 }

@@ -2,6 +2,10 @@
 //! (the committed test PKI's registry and signing identity) on a manual clock, over a store that
 //! checks, at the end of every critical section, what any reader could then see; and the steps
 //! that take a trâmite from org-a to org-b through its life.
+//!
+//! Every rule test runs twice ([`over_both_stores!`]): over the in-memory store and over the
+//! durable one in a temporary folder, which after every section is also compared with what a
+//! restart would read back from its disk.
 
 use std::sync::{Arc, Mutex};
 
@@ -16,12 +20,14 @@ use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::CertificateDer;
 use time::macros::datetime;
 
-use super::state::State;
-use super::{MemoryStore, Platform, PlatformError, PlatformSigner, Store};
-use crate::clock::ManualClock;
+use super::{AnyStore, Platform, PlatformError, PlatformSigner, Store, Transaction};
+use crate::clock::{Clock as _, ManualClock};
 use crate::config::PlatformConfig;
+use crate::faults::ActiveFault;
+use crate::journal::Journal;
 use crate::pki::Pki;
 use crate::registry::{Registry, Spe};
+use crate::store::{Durability, SqliteStore, StoreError};
 
 /// org-a's first unit, the sender of every test trâmite.
 pub(super) const ORG_A_UNIT: (u64, &str) = (1, "152254");
@@ -35,12 +41,19 @@ pub(super) fn unit((repositorio, estrutura): (u64, &str)) -> EstruturaOrganizaci
 /// Something another request does between two critical sections of one operation.
 type Hook = Box<dyn FnOnce() + Send>;
 
-/// The in-memory store, checking after every critical section the invariants a reader relies
-/// on: a section that leaves one of them broken is a window in which another request sees a
-/// trâmite half changed. It can also let another request in at a chosen section boundary.
-#[derive(Default)]
+/// Which store a fixture runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreKind {
+    Memory,
+    Sqlite,
+}
+
+/// A store checking after every critical section the invariants a reader relies on: a section
+/// that leaves one of them broken is a window in which another request sees a trâmite half
+/// changed. A durable store is also compared with its disk after every section. It can let
+/// another request in at a chosen section boundary.
 pub(super) struct Checked {
-    inner: MemoryStore,
+    inner: AnyStore,
     hook: Mutex<Option<(usize, Hook)>>,
 }
 
@@ -70,41 +83,122 @@ impl Checked {
             None => None,
         }
     }
-}
 
-impl Store for Checked {
-    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        if let Some(hook) = self.due() {
-            hook();
+    /// The durable store under the checks, if it is one.
+    pub fn durable(&self) -> Option<&SqliteStore> {
+        match &self.inner {
+            AnyStore::Sqlite(s) => Some(s),
+            AnyStore::Memory(_) => None,
         }
-        self.inner.with(|state| {
-            let out = f(state);
-            for r in state.tramites.values() {
-                let code = r.situacao.code();
-                assert!(
-                    !matches!(code, 2..=6 | 8 | 9) || r.recibo_de_envio.is_some(),
-                    "trâmite {} in situação {code} without its recibo de envio",
-                    r.idt
-                );
-                assert!(
-                    !matches!(code, 5 | 6) || r.recibo.is_some(),
-                    "trâmite {} in situação {code} without its recibo de conclusão",
-                    r.idt
-                );
-                assert!(
-                    !matches!(code, 8 | 9) || r.recusa.is_some(),
-                    "trâmite {} in situação {code} without its motivo de recusa",
-                    r.idt
-                );
-            }
-            out
-        })
     }
 }
 
-pub(super) struct Fixture {
+fn check_invariants(tx: &dyn Transaction) {
+    for idt in tx.tramite_ids() {
+        let r = tx.tramite(idt).expect("listed");
+        let code = r.situacao.code();
+        assert!(
+            !matches!(code, 2..=6 | 8 | 9) || r.recibo_de_envio.is_some(),
+            "trâmite {} in situação {code} without its recibo de envio",
+            r.idt
+        );
+        assert!(
+            !matches!(code, 5 | 6) || r.recibo.is_some(),
+            "trâmite {} in situação {code} without its recibo de conclusão",
+            r.idt
+        );
+        assert!(
+            !matches!(code, 8 | 9) || r.recusa.is_some(),
+            "trâmite {} in situação {code} without its motivo de recusa",
+            r.idt
+        );
+        assert!(
+            code == 0 || tx.payload(idt).is_some(),
+            "trâmite {} without its metadata",
+            r.idt
+        );
+    }
+}
+
+impl Store for Checked {
+    fn transact<R>(
+        &self,
+        section: impl FnOnce(&mut dyn Transaction) -> R,
+        committed: impl FnOnce(&mut R),
+    ) -> Result<R, StoreError> {
+        if let Some(hook) = self.due() {
+            hook();
+        }
+        let out = self.inner.transact(
+            |tx| {
+                let out = section(tx);
+                check_invariants(tx);
+                out
+            },
+            committed,
+        )?;
+        if let Some(durable) = self.durable() {
+            durable.check_against_disk().unwrap();
+        }
+        Ok(out)
+    }
+
+    fn saved_spes(&self) -> Vec<Spe> {
+        self.inner.saved_spes()
+    }
+
+    fn save_faults(&self, faults: &[ActiveFault], next_id: u64) -> Result<(), StoreError> {
+        self.inner.save_faults(faults, next_id)
+    }
+
+    fn saved_faults(&self) -> Option<(Vec<ActiveFault>, u64)> {
+        self.inner.saved_faults()
+    }
+
+    fn open_journal(&self, capacity: usize) -> Journal {
+        self.inner.open_journal(capacity)
+    }
+}
+
+/// Runs the rule tests given twice: `memory::…` over the in-memory store, `sqlite::…` over the
+/// durable one. Inside, `fixture()` and `fixture_with(config)` build the module's store.
+macro_rules! over_both_stores {
+    ($($test:item)*) => {
+        $crate::platform::testing::over_store!(memory, Memory, $($test)*);
+        $crate::platform::testing::over_store!(sqlite, Sqlite, $($test)*);
+    };
+}
+
+/// One module of [`over_both_stores!`].
+macro_rules! over_store {
+    ($module:ident, $kind:ident, $($test:item)*) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(dead_code)]
+            fn fixture() -> $crate::platform::testing::Fixture {
+                fixture_with($crate::config::PlatformConfig::default())
+            }
+            #[allow(dead_code)]
+            fn fixture_with(
+                config: $crate::config::PlatformConfig,
+            ) -> $crate::platform::testing::Fixture {
+                $crate::platform::testing::fixture_on(
+                    $crate::platform::testing::StoreKind::$kind,
+                    config,
+                )
+            }
+            $($test)*
+        }
+    };
+}
+pub(super) use {over_both_stores, over_store};
+
+pub(crate) struct Fixture {
     /// Shared, so that a [`Checked::between`] hook can act on it as another request.
     pub platform: Arc<Platform<Checked>>,
+    /// The durable store's folder, removed with the fixture.
+    pub _dir: Option<tempfile::TempDir>,
     pub clock: Arc<ManualClock>,
     pub org_a: Spe,
     pub org_b: Spe,
@@ -124,16 +218,33 @@ fn identity(pki: &Pki, relative: &str) -> (ReceiptSigner, Vec<u8>) {
     (signer, der.to_vec())
 }
 
-/// The default (`strict`) platform.
+/// The default platform over the in-memory store.
 pub(super) fn fixture() -> Fixture {
     fixture_with(PlatformConfig::default())
 }
 
 pub(super) fn fixture_with(config: PlatformConfig) -> Fixture {
+    fixture_on(StoreKind::Memory, config)
+}
+
+/// The platform with `config` over a store of that kind.
+pub(crate) fn fixture_on(kind: StoreKind, config: PlatformConfig) -> Fixture {
+    let dir = (kind == StoreKind::Sqlite).then(|| tempfile::tempdir().expect("a temporary folder"));
+    fixture_in(dir, config)
+}
+
+/// The platform with `config` over the durable store in `dir`, or in memory.
+fn fixture_in(dir: Option<tempfile::TempDir>, config: PlatformConfig) -> Fixture {
     let pki = pki();
     let registry = Registry::from_fixtures(pki.manifest()).expect("fixture registry");
     let (signer, certificate_der) = identity(&pki, &pki.manifest().platform.identity_pem);
     let clock = Arc::new(ManualClock::new(datetime!(2025-06-02 10:00 -3)));
+    let store = match &dir {
+        None => AnyStore::Memory(Box::default()),
+        Some(dir) => AnyStore::Sqlite(
+            SqliteStore::open(dir.path(), Durability::Process).expect("store opens"),
+        ),
+    };
     let platform = Arc::new(Platform::with_store(
         config,
         registry,
@@ -142,7 +253,10 @@ pub(super) fn fixture_with(config: PlatformConfig) -> Fixture {
             signer,
             certificate_der,
         },
-        Checked::default(),
+        Checked {
+            inner: store,
+            hook: Mutex::new(None),
+        },
     ));
     let spe = |id: &str| {
         platform
@@ -159,6 +273,7 @@ pub(super) fn fixture_with(config: PlatformConfig) -> Fixture {
     let (org_b_signer, org_b_certificate) = identity(&pki, org_b_pem);
     Fixture {
         platform,
+        _dir: dir,
         clock,
         org_a,
         org_b,
@@ -206,6 +321,18 @@ pub(super) fn size_of(processo: &Processo, hash: &str) -> u64 {
 }
 
 impl Fixture {
+    /// The same durable platform after its process stopped and started again: nothing but
+    /// what is in its folder goes on (the clock is set back where it was).
+    pub fn restarted(self) -> Fixture {
+        let now = self.clock.now();
+        let config = self.platform.config().clone();
+        let dir = self._dir;
+        drop(self.platform);
+        let restarted = fixture_in(dir, config);
+        restarted.clock.set(now);
+        restarted
+    }
+
     /// Opens `processo-simples` from org-a to org-b (situação 1).
     pub fn open(&self) -> (Processo, TramiteDeProcessoCriado) {
         self.open_sample("processo-simples")

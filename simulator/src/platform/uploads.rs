@@ -2,7 +2,8 @@
 //! of the end of a chunked upload, the check and the acceptance of a whole component (the two
 //! calls `crate::intake` makes around committing the bytes), and the move to situação 2 with
 //! the platform's recibo de envio once every requested component is in: signed between the
-//! section that finds the trâmite complete and the one that moves it, never under the lock.
+//! section that finds the trâmite complete and the one that moves it, never under the lock (an
+//! open with nothing to upload does the same around its own section, see `open`).
 
 use pen_protocol::datetime;
 use pen_protocol::error::ErrorKind;
@@ -13,8 +14,8 @@ use pen_protocol::receipt::ReciboDeEnvioTexto;
 use pen_protocol::situacao::{Actor, Event, Situacao};
 use time::OffsetDateTime;
 
-use super::state::{self, State, StoredReciboDeEnvio, TramiteRecord};
-use super::{err, Platform, Result, Store};
+use super::state::{self, StoredReciboDeEnvio, TramiteRecord};
+use super::{err, Platform, Result, Section, Store, Transaction};
 use crate::registry::Spe;
 
 impl<S: Store> Platform<S> {
@@ -35,7 +36,7 @@ impl<S: Store> Platform<S> {
             hash,
             protocolo,
         };
-        self.with_state(self.clock.now(), |state| upload.target(state))
+        self.run(self.clock.now(), |s| upload.target(&**s))
     }
 
     /// Checks one part of a chunked upload against the declared size.
@@ -66,14 +67,7 @@ impl<S: Store> Platform<S> {
     /// Records a stored part.
     pub fn record_part(&self, ticket: Ticket, hash: &str, range: PartRange) {
         let now = self.clock.now();
-        self.with_state(now, |state| {
-            state
-                .parts
-                .entry((ticket, hash.to_owned()))
-                .or_default()
-                .ranges
-                .push(range);
-        });
+        self.read(now, (), |s| s.add_part(ticket, hash, range));
     }
 
     /// Bytes still missing from a chunked upload (for `sinalizacao-termino-envio`).
@@ -88,12 +82,9 @@ impl<S: Store> Platform<S> {
         protocolo: &str,
     ) -> Result<u64> {
         let size = self.upload_target(spe, ticket, hash, protocolo)?;
-        let missing = self.with_state(self.clock.now(), |state| {
-            state
-                .parts
-                .get(&(ticket, hash.to_owned()))
-                .map_or(size, |p| p.missing(size))
-        });
+        let missing = self.run(self.clock.now(), |s| {
+            Ok(s.parts(ticket, hash).map_or(size, |p| p.missing(size)))
+        })?;
         if missing > 0 {
             return Err(err(
                 ErrorKind::PartesIncompletas,
@@ -124,7 +115,7 @@ impl<S: Store> Platform<S> {
             hash,
             protocolo,
         };
-        self.with_state(self.clock.now(), |state| upload.check(state, computed, len))
+        self.run(self.clock.now(), |s| upload.check(&**s, computed, len))
     }
 
     /// Accepts a component whose bytes were hashed while they streamed and are already readable
@@ -155,35 +146,35 @@ impl<S: Store> Platform<S> {
             // Checked on the first pass only, as a check followed by the acceptance would be: a
             // later pass only signs what the first could not foresee.
             let first_pass = signed.is_empty();
-            let unsigned = self.with_state(now, |state| {
+            let unsigned = self.run(now, |s| {
                 if first_pass {
-                    upload.check(state, computed, len)?;
+                    upload.check(&**s, computed, len)?;
                 }
-                let idts = state.tickets.get(&ticket).cloned().unwrap_or_default();
+                let idts = s.tramites_of_ticket(ticket);
                 let completing: Vec<Idt> = idts
                     .iter()
                     .filter(|i| {
-                        state.tramites.get(i).is_some_and(|r| {
+                        s.tramite(**i).is_some_and(|r| {
                             r.requested.iter().any(|h| h == hash) && complete_with(r, Some(hash))
                         })
                     })
                     .copied()
                     .collect();
-                let unsigned = unsigned_among(state, &completing, &signed, now);
+                let unsigned = unsigned_among(&**s, &completing, &signed, now);
                 if !unsigned.is_empty() {
                     return Ok(unsigned);
                 }
-                state.parts.remove(&(ticket, hash.to_owned()));
+                s.remove_parts(ticket, hash);
                 for idt in &idts {
-                    let waiting = state.tramites.get_mut(idt).filter(|r| {
+                    let waiting = s.tramite(*idt).is_some_and(|r| {
                         r.situacao == Situacao::Iniciado && r.requested.iter().any(|h| h == hash)
                     });
-                    if let Some(r) = waiting {
-                        state::insert_once(&mut r.received, hash);
+                    if waiting {
+                        s.update_tramite(*idt, &mut |r| state::insert_once(&mut r.received, hash));
                     }
                 }
-                for s in signed.iter().filter(|s| completing.contains(&s.idt)) {
-                    self.components_complete(state, s, now);
+                for done in signed.iter().filter(|x| completing.contains(&x.idt)) {
+                    self.components_complete(s, done, now);
                 }
                 Ok(Vec::new())
             })?;
@@ -199,11 +190,13 @@ impl<S: Store> Platform<S> {
     pub fn holds_component(&self, hash: &ComponentHash) -> bool {
         let hash = hash.to_base64();
         self.store
-            .with(|state| state.tramites.values().any(|r| r.received.contains(&hash)))
+            .transact(|tx| tx.holds_component(&hash), |_| {})
+            // Unknown is "held": the bytes stay, which is harmless.
+            .unwrap_or(true)
     }
 
     /// Signs recibos de envio, outside the state lock: RSA is the expensive part of 1 → 2.
-    fn sign_recibos_de_envio(&self, texts: Vec<ReciboDeEnvioTexto>) -> Vec<Signed> {
+    pub(super) fn sign_recibos_de_envio(&self, texts: Vec<ReciboDeEnvioTexto>) -> Vec<Signed> {
         texts
             .into_iter()
             .map(|texto| {
@@ -226,49 +219,38 @@ impl<S: Store> Platform<S> {
             .collect()
     }
 
-    /// Signs the recibos of trâmites that [`ready`] found complete, then moves those still at 1
-    /// to 2: the open calls whose trâmites wait for no upload.
-    pub(super) fn complete_signed(&self, now: OffsetDateTime, ready: Vec<ReciboDeEnvioTexto>) {
-        if ready.is_empty() {
-            return;
-        }
-        let signed = self.sign_recibos_de_envio(ready);
-        self.with_state(now, |state| {
-            for s in &signed {
-                self.components_complete(state, s, now);
-            }
-        });
-    }
-
     /// 1 → 2 with the recibo de envio signed for it: freezes what the recipient must download.
     /// Nothing happens to a trâmite that moved on, or lacks a component, since it was signed for.
-    fn components_complete(&self, state: &mut State, signed: &Signed, now: OffsetDateTime) {
+    pub(super) fn components_complete(
+        &self,
+        s: &mut Section<'_>,
+        signed: &Signed,
+        now: OffsetDateTime,
+    ) {
         let idt = signed.idt;
-        let still = state
-            .tramites
-            .get(&idt)
+        let still = s
+            .tramite(idt)
             .is_some_and(|r| complete_with(r, None) && r.requested == signed.recibo.hashes);
-        if !still
-            || self.apply(state, idt, Actor::Platform, Event::ComponentsUploaded, now) != Ok(true)
+        if !still || self.apply(s, idt, Actor::Platform, Event::ComponentsUploaded, now) != Ok(true)
         {
             return;
         }
-        if let Some(record) = state.tramites.get_mut(&idt) {
-            record.pending_for_recipient.clone_from(&record.requested);
-            record.recibo_de_envio = Some(signed.recibo.clone());
-        }
+        s.update_tramite(idt, &mut |r| {
+            r.pending_for_recipient.clone_from(&r.requested);
+            r.recibo_de_envio = Some(signed.recibo.clone());
+        });
     }
 }
 
 /// A recibo de envio signed before the critical section that moves its trâmite to 2.
-#[derive(Debug)]
-struct Signed {
-    idt: Idt,
-    recibo: StoredReciboDeEnvio,
+#[derive(Debug, Clone)]
+pub(super) struct Signed {
+    pub idt: Idt,
+    pub recibo: StoredReciboDeEnvio,
 }
 
 /// Whether a trâmite at 1 has every requested component, counting `arriving` as in.
-fn complete_with(r: &TramiteRecord, arriving: Option<&str>) -> bool {
+pub(super) fn complete_with(r: &TramiteRecord, arriving: Option<&str>) -> bool {
     r.situacao == Situacao::Iniciado
         && r.requested
             .iter()
@@ -276,7 +258,7 @@ fn complete_with(r: &TramiteRecord, arriving: Option<&str>) -> bool {
 }
 
 /// The recibo de envio a trâmite gets when its last component arrives at `now`.
-fn recibo_de_envio_texto(r: &TramiteRecord, now: OffsetDateTime) -> ReciboDeEnvioTexto {
+pub(super) fn recibo_de_envio_texto(r: &TramiteRecord, now: OffsetDateTime) -> ReciboDeEnvioTexto {
     ReciboDeEnvioTexto {
         idt: r.idt,
         nre: r.nre.clone(),
@@ -287,32 +269,16 @@ fn recibo_de_envio_texto(r: &TramiteRecord, now: OffsetDateTime) -> ReciboDeEnvi
 
 /// The recibos still to sign for the trâmites among `idts` about to complete.
 fn unsigned_among(
-    state: &State,
+    tx: &dyn Transaction,
     idts: &[Idt],
     signed: &[Signed],
     now: OffsetDateTime,
 ) -> Vec<ReciboDeEnvioTexto> {
     idts.iter()
         .filter(|i| !signed.iter().any(|s| s.idt == **i))
-        .filter_map(|i| state.tramites.get(i))
+        .filter_map(|i| tx.tramite(*i))
         .map(|r| recibo_de_envio_texto(r, now))
         .collect()
-}
-
-/// The recibos to sign for the trâmites among `idts` that already have every component (opened
-/// with nothing to upload); [`Platform::complete_signed`] takes it from there.
-pub(super) fn ready(state: &State, idts: &[Idt], now: OffsetDateTime) -> Vec<ReciboDeEnvioTexto> {
-    let ready: Vec<Idt> = idts
-        .iter()
-        .filter(|i| {
-            state
-                .tramites
-                .get(i)
-                .is_some_and(|r| complete_with(r, None))
-        })
-        .copied()
-        .collect();
-    unsigned_among(state, &ready, &[], now)
 }
 
 /// One component arriving under a ticket, as declared by its sender.
@@ -326,7 +292,7 @@ struct Upload<'a> {
 
 impl Upload<'_> {
     /// The declared size of the component, if its sender may upload it under the ticket now.
-    fn target(&self, state: &State) -> Result<u64> {
+    fn target(&self, tx: &dyn Transaction) -> Result<u64> {
         let Upload {
             spe,
             ticket,
@@ -339,9 +305,11 @@ impl Upload<'_> {
                 &[("ticket", &ticket.to_string())],
             )
         };
-        let idts = state.tickets.get(&ticket).ok_or_else(invalid)?;
-        let records: Vec<&TramiteRecord> =
-            idts.iter().filter_map(|i| state.tramites.get(i)).collect();
+        let records: Vec<&TramiteRecord> = tx
+            .tramites_of_ticket(ticket)
+            .into_iter()
+            .filter_map(|i| tx.tramite(i))
+            .collect();
         if records.is_empty() || records.iter().any(|r| r.sender != spe.id) {
             return Err(invalid());
         }
@@ -365,9 +333,9 @@ impl Upload<'_> {
     }
 
     /// Whether these bytes are the component declared, and may be uploaded now.
-    fn check(&self, state: &State, computed: ComponentHash, len: u64) -> Result<()> {
+    fn check(&self, tx: &dyn Transaction, computed: ComponentHash, len: u64) -> Result<()> {
         let hash = self.hash;
-        let size = self.target(state)?;
+        let size = self.target(tx)?;
         if len != size {
             return Err(err(
                 ErrorKind::TamanhoNaoConfere,
@@ -389,132 +357,134 @@ impl Upload<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::platform::testing::over_both_stores;
+    use crate::platform::testing::{refused, size_of};
     use std::sync::Arc;
 
-    use super::*;
-    use crate::platform::testing::{fixture, refused, size_of};
+    over_both_stores! {
+        #[test]
+        fn a_component_is_refused_before_anything_changes_when_size_or_hash_differ() {
+            let f = fixture();
+            let (processo, created) = f.open();
+            let ticket = created.ticket_para_envio_de_componentes_digitais;
+            let asked = &created.processos_com_componentes_digitais_solicitados[0];
+            let hash = &asked.hashes[0];
+            let size = size_of(&processo, hash);
+            let right = ComponentHash::from_base64(hash).unwrap();
+            let wrong = pen_protocol::hash::hash_bytes(b"outro conteudo");
+            let check = |computed, len| {
+                f.platform
+                    .check_component(&f.org_a, ticket, hash, &asked.protocolo, computed, len)
+            };
 
-    #[test]
-    fn a_component_is_refused_before_anything_changes_when_size_or_hash_differ() {
-        let f = fixture();
-        let (processo, created) = f.open();
-        let ticket = created.ticket_para_envio_de_componentes_digitais;
-        let asked = &created.processos_com_componentes_digitais_solicitados[0];
-        let hash = &asked.hashes[0];
-        let size = size_of(&processo, hash);
-        let right = ComponentHash::from_base64(hash).unwrap();
-        let wrong = pen_protocol::hash::hash_bytes(b"outro conteudo");
-        let check = |computed, len| {
-            f.platform
-                .check_component(&f.org_a, ticket, hash, &asked.protocolo, computed, len)
-        };
-
-        assert_eq!(
-            refused(check(right, size + 1)),
-            ErrorKind::TamanhoNaoConfere
-        );
-        assert_eq!(refused(check(wrong, size)), ErrorKind::HashNaoConfere);
-        check(right, size).unwrap();
-        f.assert_situacao(created.idt, Situacao::Iniciado);
-        let by_recipient = f
-            .platform
-            .upload_target(&f.org_b, ticket, hash, &asked.protocolo);
-        assert_eq!(refused(by_recipient), ErrorKind::TicketInvalido);
-    }
-
-    #[test]
-    fn the_last_component_moves_to_2_with_a_recibo_de_envio_that_verifies() {
-        let f = fixture();
-        let (processo, created) = f.open_sample("processo-varios-documentos");
-        let hashes = created.processos_com_componentes_digitais_solicitados[0]
-            .hashes
-            .clone();
-        assert!(hashes.len() > 1, "the sample has several components");
-        for (i, hash) in hashes.iter().enumerate() {
+            assert_eq!(
+                refused(check(right, size + 1)),
+                ErrorKind::TamanhoNaoConfere
+            );
+            assert_eq!(refused(check(wrong, size)), ErrorKind::HashNaoConfere);
+            check(right, size).unwrap();
             f.assert_situacao(created.idt, Situacao::Iniciado);
-            f.upload(&processo, &created, hash).unwrap();
-            let pending = f.platform.inspect(created.idt).unwrap();
-            assert_eq!(pending.received.len(), i + 1);
+            let by_recipient = f
+                .platform
+                .upload_target(&f.org_b, ticket, hash, &asked.protocolo);
+            assert_eq!(refused(by_recipient), ErrorKind::TicketInvalido);
         }
-        f.assert_situacao(created.idt, Situacao::ComponentesEnviadosRemetente);
-        let recibo = f.platform.recibo_de_envio(&f.org_a, created.idt).unwrap();
-        recibo.verify().unwrap();
-        assert_eq!(
-            recibo.recibo_de_envio.hashes_dos_componentes_digitais,
-            pen_protocol::receipt::sorted_hashes(&hashes)
-        );
-        assert_eq!(
-            recibo
-                .recibo_de_envio
-                .data_de_recebimento_do_ultimo_componente_digital
-                .as_deref(),
-            Some("2025-06-02T10:00:00.000-03:00")
-        );
-    }
 
-    #[test]
-    fn the_recibo_de_envio_is_signed_between_two_sections_and_applied_only_if_still_due() {
-        let f = fixture();
-        let (processo, created) = f.open();
-        let idt = created.idt;
-        let hash = created.processos_com_componentes_digitais_solicitados[0].hashes[0].clone();
-        let (platform, org_a) = (Arc::downgrade(&f.platform), f.org_a.clone());
-        // The acceptance of the last component reads what to sign, signs with no lock held, then
-        // applies: the sender cancels in between, as a concurrent request could.
-        f.platform.store.between(1, move || {
-            let platform = platform.upgrade().unwrap();
-            platform.cancelar(&org_a, idt).unwrap();
-        });
-        f.upload(&processo, &created, &hash).unwrap();
-        f.assert_situacao(idt, Situacao::Cancelado);
-        let inspection = f.platform.inspect(idt).unwrap();
-        assert!(inspection.recibo_de_envio_assinado.is_none());
-        assert!(
-            inspection.received.is_empty(),
-            "a cancelled trâmite takes nothing"
-        );
-    }
+        #[test]
+        fn the_last_component_moves_to_2_with_a_recibo_de_envio_that_verifies() {
+            let f = fixture();
+            let (processo, created) = f.open_sample("processo-varios-documentos");
+            let hashes = created.processos_com_componentes_digitais_solicitados[0]
+                .hashes
+                .clone();
+            assert!(hashes.len() > 1, "the sample has several components");
+            for (i, hash) in hashes.iter().enumerate() {
+                f.assert_situacao(created.idt, Situacao::Iniciado);
+                f.upload(&processo, &created, hash).unwrap();
+                let pending = f.platform.inspect(created.idt).unwrap();
+                assert_eq!(pending.received.len(), i + 1);
+            }
+            f.assert_situacao(created.idt, Situacao::ComponentesEnviadosRemetente);
+            let recibo = f.platform.recibo_de_envio(&f.org_a, created.idt).unwrap();
+            recibo.verify().unwrap();
+            assert_eq!(
+                recibo.recibo_de_envio.hashes_dos_componentes_digitais,
+                pen_protocol::receipt::sorted_hashes(&hashes)
+            );
+            assert_eq!(
+                recibo
+                    .recibo_de_envio
+                    .data_de_recebimento_do_ultimo_componente_digital
+                    .as_deref(),
+                Some("2025-06-02T10:00:00.000-03:00")
+            );
+        }
 
-    #[test]
-    fn a_component_that_is_not_the_last_is_taken_in_one_section() {
-        let f = fixture();
-        let (processo, created) = f.open_sample("processo-varios-documentos");
-        let hashes = &created.processos_com_componentes_digitais_solicitados[0].hashes;
-        let (platform, org_a, idt) = (Arc::downgrade(&f.platform), f.org_a.clone(), created.idt);
-        // Were the first upload to stop between sections, this cancellation would land first.
-        f.platform.store.between(1, move || {
-            platform.upgrade().unwrap().cancelar(&org_a, idt).unwrap();
-        });
-        f.upload(&processo, &created, &hashes[0]).unwrap();
-        assert_eq!(f.platform.inspect(idt).unwrap().received.len(), 1);
-        f.assert_situacao(idt, Situacao::Cancelado);
-    }
+        #[test]
+        fn the_recibo_de_envio_is_signed_between_two_sections_and_applied_only_if_still_due() {
+            let f = fixture();
+            let (processo, created) = f.open();
+            let idt = created.idt;
+            let hash = created.processos_com_componentes_digitais_solicitados[0].hashes[0].clone();
+            let (platform, org_a) = (Arc::downgrade(&f.platform), f.org_a.clone());
+            // The acceptance of the last component reads what to sign, signs with no lock held, then
+            // applies: the sender cancels in between, as a concurrent request could.
+            f.platform.store.between(1, move || {
+                let platform = platform.upgrade().unwrap();
+                platform.cancelar(&org_a, idt).unwrap();
+            });
+            f.upload(&processo, &created, &hash).unwrap();
+            f.assert_situacao(idt, Situacao::Cancelado);
+            let inspection = f.platform.inspect(idt).unwrap();
+            assert!(inspection.recibo_de_envio_assinado.is_none());
+            assert!(
+                inspection.received.is_empty(),
+                "a cancelled trâmite takes nothing"
+            );
+        }
 
-    #[test]
-    fn the_end_of_a_chunked_upload_counts_the_bytes_still_missing() {
-        let f = fixture();
-        let (processo, created) = f.open();
-        let ticket = created.ticket_para_envio_de_componentes_digitais;
-        let asked = &created.processos_com_componentes_digitais_solicitados[0];
-        let hash = &asked.hashes[0];
-        let size = size_of(&processo, hash);
-        let part = |inicio, fim| PartRange { inicio, fim };
-        let finish = || {
-            f.platform
-                .check_parts_complete(&f.org_a, ticket, hash, &asked.protocolo)
-        };
+        #[test]
+        fn a_component_that_is_not_the_last_is_taken_in_one_section() {
+            let f = fixture();
+            let (processo, created) = f.open_sample("processo-varios-documentos");
+            let hashes = &created.processos_com_componentes_digitais_solicitados[0].hashes;
+            let (platform, org_a, idt) = (Arc::downgrade(&f.platform), f.org_a.clone(), created.idt);
+            // Were the first upload to stop between sections, this cancellation would land first.
+            f.platform.store.between(1, move || {
+                platform.upgrade().unwrap().cancelar(&org_a, idt).unwrap();
+            });
+            f.upload(&processo, &created, &hashes[0]).unwrap();
+            assert_eq!(f.platform.inspect(idt).unwrap().received.len(), 1);
+            f.assert_situacao(idt, Situacao::Cancelado);
+        }
 
-        let beyond =
-            f.platform
-                .check_part(&f.org_a, ticket, hash, &asked.protocolo, part(0, size + 1));
-        assert_eq!(refused(beyond), ErrorKind::ParteUltrapassaTamanho);
-        f.platform.record_part(ticket, hash, part(0, 1000));
-        let missing = finish().unwrap_err();
-        assert_eq!(missing.kind, ErrorKind::PartesIncompletas);
-        assert!(missing
-            .args
-            .contains(&("faltam", (size - 1000).to_string())));
-        f.platform.record_part(ticket, hash, part(1000, size));
-        assert_eq!(finish().unwrap(), size);
+        #[test]
+        fn the_end_of_a_chunked_upload_counts_the_bytes_still_missing() {
+            let f = fixture();
+            let (processo, created) = f.open();
+            let ticket = created.ticket_para_envio_de_componentes_digitais;
+            let asked = &created.processos_com_componentes_digitais_solicitados[0];
+            let hash = &asked.hashes[0];
+            let size = size_of(&processo, hash);
+            let part = |inicio, fim| PartRange { inicio, fim };
+            let finish = || {
+                f.platform
+                    .check_parts_complete(&f.org_a, ticket, hash, &asked.protocolo)
+            };
+
+            let beyond =
+                f.platform
+                    .check_part(&f.org_a, ticket, hash, &asked.protocolo, part(0, size + 1));
+            assert_eq!(refused(beyond), ErrorKind::ParteUltrapassaTamanho);
+            f.platform.record_part(ticket, hash, part(0, 1000));
+            let missing = finish().unwrap_err();
+            assert_eq!(missing.kind, ErrorKind::PartesIncompletas);
+            assert!(missing
+                .args
+                .contains(&("faltam", (size - 1000).to_string())));
+            f.platform.record_part(ticket, hash, part(1000, size));
+            assert_eq!(finish().unwrap(), size);
+        }
     }
 }
