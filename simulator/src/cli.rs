@@ -139,6 +139,23 @@ pub(crate) struct InitArgs {
     /// Validity of every certificate, in days from now.
     #[arg(long, default_value_t = pki::DEFAULT_VALIDITY_DAYS)]
     pub validity_days: u32,
+    /// A host name the server certificate names besides `localhost` (repeatable): the name a
+    /// system in another container or machine reaches the simulator by (`pen-simulator`).
+    #[arg(long = "name", value_name = "NAME", value_parser = server_name)]
+    pub names: Vec<String>,
+    /// An address the server certificate names besides 127.0.0.1 and ::1 (repeatable).
+    #[arg(long = "ip", value_name = "IP")]
+    pub ips: Vec<std::net::IpAddr>,
+}
+
+fn server_name(text: &str) -> Result<String, String> {
+    if pki::is_valid_server_name(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not a host name (letters, digits, '-' and '.'; pass addresses with --ip)"
+        ))
+    }
 }
 
 impl Cli {
@@ -238,6 +255,8 @@ fn certs_init(args: InitArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let options = GenerateOptions {
         validity_days: args.validity_days,
         password: args.password,
+        server_names: args.names,
+        server_ips: args.ips,
         ..GenerateOptions::default()
     };
     let manifest = pki::generate(&args.dir, &organisations, &options)
@@ -264,6 +283,16 @@ fn print_summary(dir: &Path, manifest: &PkiManifest, out: &mut dyn Write) -> any
         manifest.ca,
         pki::CA_COMMON_NAME
     )?;
+    let server = pki::read_certificates(&dir.join(&manifest.server.cert_pem))?;
+    writeln!(
+        out,
+        "{:<22} {}",
+        "server names",
+        server
+            .first()
+            .map(|c| subject_alt_names(c))
+            .unwrap_or_default()
+    )?;
     let mut line = |label: &str, files: &pen_protocol::registry::IdentityFiles| {
         writeln!(
             out,
@@ -283,4 +312,33 @@ fn print_summary(dir: &Path, manifest: &PkiManifest, out: &mut dyn Write) -> any
         line(&format!("negative/{}", negative.id), &negative.files)?;
     }
     Ok(())
+}
+
+/// The DNS names and addresses a certificate is valid for, as a person checks them.
+fn subject_alt_names(der: &[u8]) -> String {
+    use x509_parser::extensions::GeneralName;
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+        return String::new();
+    };
+    let Ok(Some(sans)) = cert.subject_alternative_name() else {
+        return String::new();
+    };
+    sans.value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            GeneralName::DNSName(dns) => Some((*dns).to_owned()),
+            GeneralName::IPAddress(bytes) => match bytes.len() {
+                4 => <[u8; 4]>::try_from(*bytes)
+                    .ok()
+                    .map(|b| std::net::IpAddr::from(b).to_string()),
+                16 => <[u8; 16]>::try_from(*bytes)
+                    .ok()
+                    .map(|b| std::net::IpAddr::from(b).to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

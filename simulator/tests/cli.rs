@@ -3,12 +3,24 @@
 use std::process::Command;
 
 use pen_simulator::pki::Pki;
+use pen_simulator::server::Server;
 
-#[test]
-fn certs_init_writes_a_loadable_pki_and_reports_it() {
+/// Also issue 12 §3: a SEI in a container reaches the simulator as `pen-simulator` and its
+/// Guzzle verifies that name, so `certs init --name pen-simulator` certifies it (and
+/// `--ip` an address): a client that resolves the name to 127.0.0.1 verifies the server for it.
+#[tokio::test]
+async fn certs_init_writes_a_loadable_pki_and_reports_it() {
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_pen-simulator"))
-        .args(["certs", "init", "--dir"])
+        .args([
+            "certs",
+            "init",
+            "--name",
+            "pen-simulator",
+            "--ip",
+            "10.0.0.5",
+            "--dir",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -23,7 +35,69 @@ fn certs_init_writes_a_loadable_pki_and_reports_it() {
         assert!(stdout.contains(&org.files.sha1_fingerprint), "{stdout}");
     }
     assert_eq!(pki.manifest().organisations.len(), 3);
-    pki.server_config().unwrap();
+    assert!(
+        stdout.contains("localhost, pen-simulator, 127.0.0.1, ::1, 10.0.0.5"),
+        "{stdout}"
+    );
+
+    let tls = std::sync::Arc::new(pki.server_config().unwrap());
+    let server = Server::bind("127.0.0.1:0".parse().unwrap(), tls)
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = server.spawn(app, async {
+        let _ = stopped.await;
+    });
+    let ca = std::fs::read(pki.path(&pki.manifest().ca)).unwrap();
+    let identity = org_a_identity(&pki);
+    let client = |name: &str| {
+        reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .identity(reqwest::Identity::from_pem(&identity).unwrap())
+            .resolve(name, addr)
+            .no_proxy()
+            .build()
+            .unwrap()
+    };
+    let by_name = client("pen-simulator")
+        .get(format!("https://pen-simulator:{}/", addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_name.text().await.unwrap(), "ok");
+    // A name nobody asked for is not certified: the client's verification is real.
+    let other = client("other.example")
+        .get(format!("https://other.example:{}/", addr.port()))
+        .send()
+        .await;
+    assert!(other.is_err(), "{other:?}");
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+}
+
+#[test]
+fn certs_init_refuses_a_name_that_cannot_be_certified() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_pen-simulator"))
+        .args(["certs", "init", "--name", "pen simulator", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("not a host name"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+}
+
+/// org-a's `identity.pem` in a PKI.
+fn org_a_identity(pki: &Pki) -> Vec<u8> {
+    let files = &pki.manifest().organisation("org-a").unwrap().files;
+    std::fs::read(pki.path(&files.identity_pem)).unwrap()
 }
 
 #[test]
@@ -83,16 +157,7 @@ async fn serve_prints_its_base_url_first_and_answers_there() {
     );
 
     let pki = Pki::load(certs).unwrap();
-    let identity = std::fs::read(
-        pki.path(
-            &pki.manifest()
-                .organisation("org-a")
-                .unwrap()
-                .files
-                .identity_pem,
-        ),
-    )
-    .unwrap();
+    let identity = org_a_identity(&pki);
     let client = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(
             &std::fs::read(pki.path(&pki.manifest().ca)).unwrap(),

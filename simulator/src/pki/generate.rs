@@ -73,6 +73,11 @@ pub struct GenerateOptions {
     pub validity_days: u32,
     /// Password of every `identity.p12` and `identity-encrypted.pem`.
     pub password: String,
+    /// Host names the server certificate names besides `localhost` (a SEI in a container that
+    /// reaches the simulator as `pen-simulator` verifies that name); `*.example` allowed.
+    pub server_names: Vec<String>,
+    /// Addresses the server certificate names besides `127.0.0.1` and `::1`.
+    pub server_ips: Vec<IpAddr>,
 }
 
 impl Default for GenerateOptions {
@@ -81,8 +86,64 @@ impl Default for GenerateOptions {
             now: OffsetDateTime::now_utc(),
             validity_days: DEFAULT_VALIDITY_DAYS,
             password: DEFAULT_PASSWORD.to_owned(),
+            server_names: Vec::new(),
+            server_ips: Vec::new(),
         }
     }
+}
+
+/// Whether `name` can be a DNS name in a certificate: dot-separated labels of ASCII letters,
+/// digits and inner hyphens (1–63 characters each, 253 in all), the first possibly `*`.
+#[must_use]
+pub fn is_valid_server_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_empty() || name.len() > 253 {
+        return false;
+    }
+    name.split('.').enumerate().all(|(i, label)| {
+        (i == 0 && label == "*")
+            || (!label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    }) && name != "*"
+}
+
+/// The server certificate's subject alternative names: loopback always, then what was asked
+/// for, each once.
+fn server_sans(options: &GenerateOptions) -> Result<Vec<SanType>, PkiError> {
+    let mut names = vec!["localhost".to_owned()];
+    for name in &options.server_names {
+        if !is_valid_server_name(name) {
+            return Err(PkiError::InvalidServerName(name.clone()));
+        }
+        let name = name.to_ascii_lowercase();
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    let mut ips = vec![
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ];
+    for ip in &options.server_ips {
+        if !ips.contains(ip) {
+            ips.push(*ip);
+        }
+    }
+    let mut sans = Vec::with_capacity(names.len() + ips.len());
+    for name in names {
+        let dns = name
+            .as_str()
+            .try_into()
+            .map_err(|_| PkiError::InvalidServerName(name.clone()))?;
+        sans.push(SanType::DnsName(dns));
+    }
+    sans.extend(ips.into_iter().map(SanType::IpAddress));
+    Ok(sans)
 }
 
 /// The fixture organisations (`pen_fixtures::organisations_json()`), parsed.
@@ -105,6 +166,7 @@ pub fn generate(
     options: &GenerateOptions,
 ) -> Result<PkiManifest, PkiError> {
     check_organisations(organisations)?;
+    let sans = server_sans(options)?;
     let window = Window::new(options)?;
     let password = options.password.as_str();
 
@@ -123,7 +185,10 @@ pub fn generate(
         pem("PRIVATE KEY", &ca.key_pkcs8, "the CA key")?.as_bytes(),
     )?;
 
-    let server = Subject::new(SERVER_COMMON_NAME, SIMULATOR_ORGANISATION, Profile::Server);
+    let server = Subject {
+        sans,
+        ..Subject::new(SERVER_COMMON_NAME, SIMULATOR_ORGANISATION, Profile::Server)
+    };
     let server = write_identity(dir, "server", &ca.issue(&server, window.valid())?)?;
     let platform = Subject::new(
         PLATFORM_COMMON_NAME,
@@ -323,7 +388,7 @@ impl Window {
 /// What a certificate is for; decides its extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Profile {
-    /// TLS server: SANs for loopback, EKU serverAuth.
+    /// TLS server: the subject's SANs, EKU serverAuth.
     Server,
     /// TLS client (an SPE): EKU clientAuth.
     Client,
@@ -336,6 +401,8 @@ struct Subject<'a> {
     common_name: &'a str,
     organisation: &'a str,
     profile: Profile,
+    /// Subject alternative names (the server's; empty for the others).
+    sans: Vec<SanType>,
 }
 
 impl<'a> Subject<'a> {
@@ -344,6 +411,7 @@ impl<'a> Subject<'a> {
             common_name,
             organisation,
             profile,
+            sans: Vec::new(),
         }
     }
 }
@@ -406,17 +474,7 @@ impl Authority {
         params.use_authority_key_identifier_extension = true;
         match subject.profile {
             Profile::Server => {
-                let localhost = "localhost"
-                    .try_into()
-                    .map_err(|source| PkiError::Certificate {
-                        what: what(),
-                        source,
-                    })?;
-                params.subject_alt_names = vec![
-                    SanType::DnsName(localhost),
-                    SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-                    SanType::IpAddress(IpAddr::V6(Ipv6Addr::LOCALHOST)),
-                ];
+                params.subject_alt_names.clone_from(&subject.sans);
                 params.key_usages = vec![
                     KeyUsagePurpose::DigitalSignature,
                     KeyUsagePurpose::KeyEncipherment,
@@ -682,6 +740,62 @@ mod tests {
             fs::read_dir(dir.path()).unwrap().next().is_none(),
             "nothing written"
         );
+    }
+
+    #[test]
+    fn server_names_are_checked_and_loopback_always_comes_first() {
+        for good in [
+            "pen-simulator",
+            "sim.local",
+            "*.example.org",
+            "a-1.b2.",
+            "X.Y",
+        ] {
+            assert!(is_valid_server_name(good), "{good}");
+        }
+        let long = "a".repeat(64);
+        for bad in [
+            "",
+            "*",
+            "-x",
+            "x-",
+            "a..b",
+            "a b",
+            "ã.br",
+            "a.*.b",
+            "1.2.3.4:80",
+            long.as_str(),
+        ] {
+            assert!(!is_valid_server_name(bad), "{bad}");
+        }
+        let options = GenerateOptions {
+            server_names: vec![
+                "pen-simulator".into(),
+                "PEN-SIMULATOR".into(),
+                "localhost".into(),
+            ],
+            server_ips: vec!["10.0.0.5".parse().unwrap(), "127.0.0.1".parse().unwrap()],
+            ..options()
+        };
+        let names: Vec<String> = server_sans(&options)
+            .unwrap()
+            .iter()
+            .map(|san| match san {
+                SanType::DnsName(name) => name.as_str().to_owned(),
+                SanType::IpAddress(ip) => ip.to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            names,
+            ["localhost", "pen-simulator", "127.0.0.1", "::1", "10.0.0.5"]
+        );
+        let options = GenerateOptions {
+            server_names: vec!["not a name".into()],
+            ..options
+        };
+        let err = generate(Path::new("unused"), &[], &options).unwrap_err();
+        assert!(matches!(err, PkiError::InvalidServerName(_)), "{err}");
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! # Layout written by [`generate()`] (paths relative to the folder, as the manifest records them)
 //! - `ca.pem`, `ca-key.pem` — the CA certificate and its PKCS#8 key (test PKI: the key is
 //!   committed so that extra identities can be issued).
-//! - `server/identity.pem`, `server/cert.pem` — TLS server (SANs `localhost`, `127.0.0.1`, `::1`).
+//! - `server/identity.pem`, `server/cert.pem` — TLS server (SANs `localhost`, `127.0.0.1`, `::1`,
+//!   and [`GenerateOptions::server_names`] / [`GenerateOptions::server_ips`]).
 //! - `platform/identity.pem`, `platform/cert.pem` — the platform's signing identity (recibos).
 //! - `admin/identity.pem`, `admin/cert.pem` — the control plane's administrator (mutual TLS).
 //! - `orgs/<id>/identity.pem`, `cert.pem`, `identity.p12`, `identity-encrypted.pem` — one client
@@ -31,9 +32,10 @@ mod generate;
 pub(crate) mod load;
 
 pub use generate::{
-    fixture_organisations, generate, negative_id, GenerateOptions, ADMIN_COMMON_NAME,
-    CA_COMMON_NAME, CA_FILE, CA_KEY_FILE, DEFAULT_PASSWORD, DEFAULT_VALIDITY_DAYS, FOREIGN_CA_FILE,
-    MANIFEST_VERSION, PLATFORM_COMMON_NAME, SERVER_COMMON_NAME, UNREGISTERED_COMMON_NAME,
+    fixture_organisations, generate, is_valid_server_name, negative_id, GenerateOptions,
+    ADMIN_COMMON_NAME, CA_COMMON_NAME, CA_FILE, CA_KEY_FILE, DEFAULT_PASSWORD,
+    DEFAULT_VALIDITY_DAYS, FOREIGN_CA_FILE, MANIFEST_VERSION, PLATFORM_COMMON_NAME,
+    SERVER_COMMON_NAME, UNREGISTERED_COMMON_NAME,
 };
 pub use load::{
     client_config, crypto_provider, load_manifest, read_certificates, read_identity_pem,
@@ -63,6 +65,8 @@ pub enum PkiError {
         common_name: String,
         reserved: bool,
     },
+    #[error("{0:?} cannot name the server in a certificate: use a host name (letters, digits, '-' and '.', e.g. pen-simulator) or pass an address as an IP")]
+    InvalidServerName(String),
     #[error("validity must be at least one day")]
     ZeroValidity,
     #[error("a validity of {days} days from {now} falls outside the supported dates")]
