@@ -56,6 +56,11 @@ pub(crate) struct ServeArgs {
     /// Serve the control plane over mutual TLS (administrator identity only) even on loopback.
     #[arg(long)]
     pub control_mtls: bool,
+    /// Also serve the pendências host at this address (mutual TLS, port 0 picks one): its root
+    /// is the long-poll service, as `PEN.WebServicePendencias` expects of the real platform's
+    /// pendências host. Its URL is printed after the control plane's.
+    #[arg(long)]
+    pub pendencias_addr: Option<std::net::SocketAddr>,
     /// Keep component bytes in this folder instead of a temporary one.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -218,6 +223,7 @@ fn serve(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         control_addr: args.control_addr,
         control_mtls: args.control_mtls,
+        pendencias_addr: args.pendencias_addr,
         edge: EdgeLimits {
             max_connections: args.max_connections,
             ..EdgeLimits::default()
@@ -238,6 +244,9 @@ fn serve(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         writeln!(out, "{}", simulator.base_url())?;
         if let Some(control) = simulator.control_url() {
             writeln!(out, "{control}")?;
+        }
+        if let Some(pendencias) = simulator.pendencias_url() {
+            writeln!(out, "{pendencias}")?;
         }
         out.flush()?;
         tracing::info!(url = %simulator.base_url(), profile = ?args.profile, "simulator listening");

@@ -163,7 +163,10 @@ impl ControlPlane {
             Listener::Plain(_) => "http",
             Listener::Mutual { .. } => "https",
         };
-        format!("{scheme}://{}/control/", self.addr)
+        format!(
+            "{scheme}://{}/control/",
+            crate::server::reachable(self.addr)
+        )
     }
 
     /// Serves until `shutdown` resolves.

@@ -357,10 +357,48 @@ pub fn router(state: Shared) -> Router {
         .route("/tramites/{idt}/recusa", post(recusar))
         .route("/tramites/{idt}/ciencia", get(ciencia))
         .route("/NREs/{nre}/destinatarios/{rep}/{estrutura}/reproducoes-de-tramite", post(reproduzir));
-    Router::new()
+    let routes = Router::new()
         .nest(pen_protocol::BASE_PATH.trim_end_matches('/'), v3)
         .route(LONG_POLL_PATH, get(long_poll))
-        .route(&format!("{LONG_POLL_PATH}/"), get(long_poll))
+        .route(&format!("{LONG_POLL_PATH}/"), get(long_poll));
+    with_platform_layers(routes, state)
+}
+
+/// The pendências host as production has it, for its own listener (`serve --pendencias-addr`):
+/// mod-sei-pen is configured with `PEN.WebServicePendencias = https://pendencias…/`, so its
+/// root is the long-poll service. A request for `/` is the request for [`LONG_POLL_PATH`],
+/// journalled, faulted and answered as on the REST listener; nothing else is served there.
+pub fn pendencias_router(state: Shared) -> Router {
+    let routes = Router::new()
+        .route(LONG_POLL_PATH, get(long_poll))
+        .route(&format!("{LONG_POLL_PATH}/"), get(long_poll));
+    // Rewritten before routing (a router's own layers run after it): an outer router whose
+    // every request goes through the rewrite into the platform's.
+    let platform = with_platform_layers(routes, state);
+    Router::new().fallback_service(
+        tower::ServiceBuilder::new()
+            .map_request(root_is_long_poll)
+            .service(platform),
+    )
+}
+
+fn root_is_long_poll(mut req: Request) -> Request {
+    if req.uri().path() == "/" {
+        let target = match req.uri().query() {
+            Some(query) => format!("{LONG_POLL_PATH}/?{query}"),
+            None => format!("{LONG_POLL_PATH}/"),
+        };
+        if let Ok(uri) = target.parse() {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
+/// What every platform listener does around its routes: the platform's 404 and 405, the
+/// profile's statuses, the faults and the journal.
+fn with_platform_layers(routes: Router<Shared>, state: Shared) -> Router {
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response_with_state(

@@ -18,7 +18,7 @@ use crate::pki::load::Pki;
 use crate::pki::PkiError;
 use crate::platform::PlatformSigner;
 use crate::registry::{Registry, RegistryError};
-use crate::server::{EdgeLimits, HandshakeFailure, Server};
+use crate::server::{EdgeLimits, HandshakeFailure, HandshakeObserver, Server};
 use crate::store::{Durability, Installation, StoreError};
 
 /// Why the simulator could not start.
@@ -61,6 +61,10 @@ pub struct SimulatorOptions {
     pub control_mtls: bool,
     /// What every listener allows each client (connections, timeouts, body pace).
     pub edge: EdgeLimits,
+    /// A second mutual-TLS listener whose root is the pendências long-poll service, as the
+    /// real platform's pendências host (`PEN.WebServicePendencias = https://HOST:PORT/`); off
+    /// when `None`. The REST listener serves it at `/interoperabilidade/pendencias/` either way.
+    pub pendencias_addr: Option<SocketAddr>,
 }
 
 impl SimulatorOptions {
@@ -77,6 +81,7 @@ impl SimulatorOptions {
             control_addr: None,
             control_mtls: false,
             edge: EdgeLimits::default(),
+            pendencias_addr: None,
         }
     }
 }
@@ -84,6 +89,7 @@ impl SimulatorOptions {
 /// A bound, not yet running, simulator.
 pub struct Simulator {
     server: Server,
+    pendencias: Option<Server>,
     control: Option<ControlPlane>,
     state: Arc<AppState>,
 }
@@ -128,7 +134,7 @@ impl Simulator {
             },
         )?;
         let tls = Arc::new(pki.server_config()?);
-        let server = Server::bind(options.addr, tls)
+        let server = Server::bind(options.addr, Arc::clone(&tls))
             .await
             .map_err(|source| StartError::Bind {
                 addr: options.addr,
@@ -136,13 +142,24 @@ impl Simulator {
             })?
             .with_limits(options.edge);
         let (journal, clock) = (platform.journal().clone(), platform.clock().clone());
-        let server = server.with_handshake_observer(Arc::new(move |failure: HandshakeFailure| {
+        let observer: HandshakeObserver = Arc::new(move |failure: HandshakeFailure| {
             let event = crate::journal::Event::HandshakeRefused {
                 peer: failure.peer.to_string(),
                 reason: failure.reason,
             };
             journal.record(clock.now(), event);
-        }));
+        });
+        let server = server.with_handshake_observer(Arc::clone(&observer));
+        let pendencias = match options.pendencias_addr {
+            Some(addr) => Some(
+                Server::bind(addr, tls)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?
+                    .with_limits(options.edge)
+                    .with_handshake_observer(observer),
+            ),
+            None => None,
+        };
         let control = match options.control_addr {
             Some(addr) => {
                 let transport = if crate::control::needs_mutual_tls(addr, options.control_mtls) {
@@ -171,6 +188,7 @@ impl Simulator {
         };
         Ok(Simulator {
             server,
+            pendencias,
             control,
             state: Arc::new(AppState {
                 platform,
@@ -185,10 +203,23 @@ impl Simulator {
         self.server.local_addr()
     }
 
-    /// `https://127.0.0.1:PORT/interoperabilidade/rest/v3/`.
+    /// `https://127.0.0.1:PORT/interoperabilidade/rest/v3/` (a loopback address when bound to
+    /// an unspecified one, `0.0.0.0`).
     #[must_use]
     pub fn base_url(&self) -> String {
-        format!("https://{}{}", self.local_addr(), pen_protocol::BASE_PATH)
+        format!(
+            "https://{}{}",
+            crate::server::reachable(self.local_addr()),
+            pen_protocol::BASE_PATH
+        )
+    }
+
+    /// `https://127.0.0.1:PORT/`, the pendências host, when its listener is on.
+    #[must_use]
+    pub fn pendencias_url(&self) -> Option<String> {
+        self.pendencias
+            .as_ref()
+            .map(|server| format!("https://{}/", crate::server::reachable(server.local_addr())))
     }
 
     /// `http://127.0.0.1:PORT/control/` when the control plane is on.
@@ -225,12 +256,22 @@ impl Simulator {
                 let _ = stopped.changed().await;
             }))
         });
+        let pendencias = self.pendencias.map(|server| {
+            let mut stopped = stop_timer.subscribe();
+            let app = crate::http::pendencias_router(self.state.clone());
+            server.spawn(app, async move {
+                let _ = stopped.changed().await;
+            })
+        });
         let app = router(self.state.clone());
         let result = self.server.serve(app, shutdown).await;
         let _ = stop_timer.send(true);
         let _ = timer.await;
         if let Some(control) = control {
             let _ = control.await;
+        }
+        if let Some(pendencias) = pendencias {
+            let _ = pendencias.await;
         }
         result
     }

@@ -662,6 +662,22 @@ impl hyper::service::Service<Request<Incoming>> for EdgeService {
     }
 }
 
+/// An address a client can reach a listener bound to `addr` at: the loopback address of the
+/// same family when `addr` is unspecified (`0.0.0.0:8443` listens everywhere, but
+/// `https://0.0.0.0:8443/` is no URL to give a client, and no certificate names it).
+#[must_use]
+pub fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, addr.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
+    }
+}
+
 /// What each request gets before routing: the connection's extensions and a path without
 /// repeated slashes.
 fn prepare<B>(
@@ -760,6 +776,19 @@ fn log_join(finished: Result<(), tokio::task::JoinError>) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_unspecified_address_is_reached_on_loopback() {
+        for (bound, reached) in [
+            ("0.0.0.0:8443", "127.0.0.1:8443"),
+            ("[::]:8443", "[::1]:8443"),
+            ("10.0.0.5:8443", "10.0.0.5:8443"),
+            ("127.0.0.1:0", "127.0.0.1:0"),
+        ] {
+            let bound: SocketAddr = bound.parse().unwrap();
+            assert_eq!(reachable(bound).to_string(), reached);
+        }
+    }
 
     #[test]
     fn collapse_slashes_examples() {

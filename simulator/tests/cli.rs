@@ -131,6 +131,8 @@ async fn serve_prints_its_base_url_first_and_answers_there() {
                 "127.0.0.1:0",
                 "--control-addr",
                 "127.0.0.1:0",
+                "--pendencias-addr",
+                "127.0.0.1:0",
                 "--pki",
                 certs,
                 "--profile",
@@ -142,9 +144,15 @@ async fn serve_prints_its_base_url_first_and_answers_there() {
             .unwrap(),
     );
     let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
-    let (mut first, mut second) = (String::new(), String::new());
+    let (mut first, mut second, mut third) = (String::new(), String::new(), String::new());
     stdout.read_line(&mut first).unwrap();
     stdout.read_line(&mut second).unwrap();
+    stdout.read_line(&mut third).unwrap();
+    let pendencias = third.trim().to_owned();
+    assert!(
+        pendencias.starts_with("https://127.0.0.1:") && pendencias.ends_with('/'),
+        "{pendencias}"
+    );
     let control = second.trim().to_owned();
     assert!(
         control.starts_with("http://127.0.0.1:") && control.ends_with("/control/"),
@@ -174,6 +182,14 @@ async fn serve_prints_its_base_url_first_and_answers_there() {
         .unwrap();
     assert_eq!(answer.status(), 200);
     assert_eq!(answer.text().await.unwrap(), "[]");
+    let long_poll = client
+        .get(format!(
+            "{pendencias}?idTramiteDaPendenciaRecebida=0&aguardar=0"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(long_poll.text().await.unwrap(), r#"{"encontrou":false}"#);
     let plain = reqwest::Client::builder().no_proxy().build().unwrap();
     let health = plain.get(format!("{control}health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
