@@ -24,7 +24,6 @@ mod queries;
 mod quirks;
 mod reproduction;
 mod samples;
-mod staging;
 mod trigger;
 mod uploads;
 mod wire;
